@@ -1,0 +1,89 @@
+# mcpmux - see README.md. `make`, `make check`, `make demo`, `make install PREFIX=...`, `make clean`.
+VERSION  := 0.1.0
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BINDIR   ?= $(PREFIX)/bin
+
+CC       ?= cc
+PKGS     := libcurl libsodium inih
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
+            -fno-strict-aliasing -fstack-protector-strong
+CPPFLAGS += -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -Iinclude -DMCPMUX_VERSION='"$(VERSION)"'
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS   += $(PKG_LIBS)
+
+SRCS     := $(sort $(wildcard src/*.c))
+LIBSRCS  := $(filter-out src/main.c,$(SRCS))
+BUILD    ?= build
+OBJS     := $(SRCS:src/%.c=$(BUILD)/%.o)
+LIBOBJS  := $(LIBSRCS:src/%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
+
+.PHONY: all check unit integration conformance asan demo deps install uninstall clean
+
+all: mcpmux
+
+mcpmux: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+-include $(OBJS:.o=.d)
+
+# Unit tests (cmocka): each tests/unit/test_X.c links against every module but main.
+$(BUILD)/test_%: tests/unit/test_%.c $(LIBOBJS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-unused-parameter -o $@ $< $(LIBOBJS) \
+		$(LDLIBS) $$(pkg-config --libs cmocka)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund
+	@touch $@
+
+integration: mcpmux tests/node/node_modules/.package-lock.json
+	cd tests/node && node --test --test-concurrency=1 --test-timeout=120000 test/
+
+conformance: mcpmux tests/node/node_modules/.package-lock.json
+	tests/node/conformance.sh
+
+# Everything: unit tests, the real binary against real MCP peers, and the
+# official conformance scenarios, then the same under ASan/UBSan.
+check: deps unit integration conformance asan
+
+# The sanitizer build lives in its own directory and binary; its unit tests and
+# integration tests run against it.
+asan:
+	$(MAKE) --no-print-directory BUILD=build/asan mcpmux-asan-bin \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+
+mcpmux-asan-bin: $(OBJS) $(UNIT_BINS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o mcpmux-asan $(OBJS) $(LDLIBS)
+	@set -e; for t in $(UNIT_BINS); do echo "== (asan) $$t"; $$t; done
+	cd tests/node && MCPMUX_BIN=$(CURDIR)/mcpmux-asan \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		node --test --test-concurrency=1 --test-timeout=180000 test/
+
+deps:
+	@packaging/deps.sh --check
+
+demo: mcpmux tests/node/node_modules/.package-lock.json
+	tests/node/demo.sh
+
+install: mcpmux
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 mcpmux $(DESTDIR)$(BINDIR)/mcpmux
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mcpmux
+
+clean:
+	rm -rf build mcpmux mcpmux-asan

@@ -1,0 +1,88 @@
+/*
+ * config.h - the INI configuration (parsed with inih), validated up front.
+ *
+ * Every error is reported as "FILE:LINE: message" and stops the program
+ * before it speaks MCP: unknown sections and keys are errors, never ignored.
+ * A struct config is owned by the command that loaded it (main); connectors
+ * hold pointers into it for the process lifetime. config_free() releases
+ * everything, including the connector array.
+ *
+ * Accepted now:
+ *   [mcpmux]  client_prefix, call_timeout, connect_timeout
+ *   [connector "NAME"]  url, alias, enabled, header (repeatable), auth_header,
+ *             auth_scheme, token, tools, hide, timeout
+ * Durations are whole seconds in the file (1..86400) and milliseconds here.
+ */
+#ifndef MCPMUX_CONFIG_H
+#define MCPMUX_CONFIG_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define CONFIG_DEFAULT_PREFIX		"mcp__mux__"
+#define CONFIG_DEFAULT_CALL_MS		60000
+#define CONFIG_DEFAULT_CONNECT_MS	10000
+#define CONFIG_MAX_CONNECTORS		256
+#define CONFIG_MAX_ALIAS		32
+
+struct connector_cfg {
+	char *name;		/* NAME from [connector "NAME"], as written */
+	char *alias;		/* [a-z0-9-]{1,32}, unique; default: name slugified */
+	char *url;		/* http:// or https:// URL of the MCP endpoint */
+	int enabled;		/* 1 unless enabled = no/false/0/off */
+	char **headers;		/* extra "Name: value" headers, in file order */
+	size_t nheaders;
+	char *auth_header;	/* header carrying the credential; default "Authorization" */
+	char *auth_scheme;	/* "Bearer" by default; "" sends the token raw;
+				   "Basic" base64-encodes user:password */
+	char *token;		/* credential reference ("env:VAR", "file:/path") or NULL */
+	char **tools;		/* allow-list globs on upstream names; empty = all */
+	size_t ntools;
+	char **hide;		/* deny-list globs on upstream names */
+	size_t nhide;
+	long timeout_ms;	/* per-request deadline; 0 = use config.call_timeout_ms */
+	int line;		/* line of the section header, for messages */
+};
+
+struct config {
+	char *path;		/* the file that was loaded */
+	char *client_prefix;	/* prefix the agent adds before our names */
+	long call_timeout_ms;	/* default deadline of one upstream request */
+	long connect_timeout_ms; /* how long tools/list waits for starting connectors */
+	struct connector_cfg *connectors; /* in file order */
+	size_t nconnectors;
+};
+
+/*
+ * Loads and validates `path`. On error returns -1 with "FILE:LINE: message"
+ * (several lines when there are several errors) in err; cfg is then empty.
+ * Checks: unknown section or key; bad or missing url (http/https only);
+ * invalid or duplicate alias; enabled not a boolean; timeouts not whole
+ * seconds in range; header without "Name: value"; a token that is not a
+ * reference (a literal secret is refused); env: variable unset or empty;
+ * file: path not absolute or unreadable. Values may carry " ; comment".
+ */
+int config_load(struct config *cfg, const char *path, struct buf *err);
+void config_free(struct config *cfg);
+
+/*
+ * The file to use: `explicit` (from -c) if given, else $MCPMUX_CONFIG, else
+ * $XDG_CONFIG_HOME/mcpmux/mcpmux.ini (or ~/.config/...), else
+ * /etc/mcpmux/mcpmux.ini. Writes the chosen path into out. Returns 0 when
+ * that file exists (or was given explicitly), -1 when none was found; in
+ * both cases `looked` gets one line per place that was tried.
+ */
+int config_find(const char *explicit_path, struct buf *out, struct buf *looked);
+
+/* Default alias: lower-case, every run of other characters becomes one '-',
+   trimmed, cut to CONFIG_MAX_ALIAS. Writes into out (cleared first). */
+void config_slugify(const char *name, struct buf *out);
+
+/* fnmatch-style glob lists: 1 when name matches any of globs. */
+int config_glob_any(char *const *globs, size_t n, const char *name);
+
+/* 1 when the tool passes the connector's tools/hide filters. */
+int config_tool_allowed(const struct connector_cfg *c, const char *tool);
+
+#endif

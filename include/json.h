@@ -1,0 +1,83 @@
+/*
+ * json.h - a thin layer over jsmn: validate, look up, iterate, unescape, escape.
+ *
+ * mcpmux never builds a tree of JSON values. A struct json holds the text it
+ * was parsed from (not owned: the caller keeps it alive and unchanged) and
+ * jsmn's tokens, which are byte offsets into that text. That is what lets the
+ * rest of the program splice: copy the bytes it received and rewrite only
+ * the few values it owns (an id, a tool name).
+ *
+ * Token indexes are ints; -1 means "absent" everywhere.
+ * String tokens: jsmn's start/end exclude the quotes; json_span() includes them.
+ * Object members are stored as key, value, key, value ... after the object.
+ */
+#ifndef MCPMUX_JSON_H
+#define MCPMUX_JSON_H
+
+#include <stddef.h>
+
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS
+#ifndef MCPMUX_JSMN_IMPL
+#define JSMN_HEADER
+#endif
+#include <jsmn.h>
+
+#include "buf.h"
+
+/* Deeper documents are refused as invalid (protects every recursive user). */
+#define JSON_MAX_DEPTH 256
+
+struct json {
+	const char *js;		/* the text, not owned */
+	size_t len;		/* its length */
+	jsmntok_t *tok;		/* tokens, owned; reused across json_parse() calls */
+	int ntok;		/* tokens in use */
+	unsigned int cap;	/* tokens allocated */
+};
+
+/* Life cycle */
+void json_init(struct json *j);
+void json_free(struct json *j);
+
+/*
+ * Parses exactly one JSON value, optionally surrounded by white space. The
+ * text is checked against the RFC 8259 grammar (strict numbers, literals,
+ * escapes, no control characters in strings, valid UTF-8, depth at most
+ * JSON_MAX_DEPTH) before tokenizing. Returns 0, or -1 for invalid JSON.
+ */
+int json_parse(struct json *j, const char *js, size_t len);
+
+/* The same grammar check alone, without tokens. Returns 0 when valid. */
+int json_validate(const char *js, size_t len);
+
+/* Navigation */
+int json_next(const struct json *j, int i);	/* first index after i's subtree */
+int json_get(const struct json *j, int obj, const char *key); /* value or -1 */
+int json_type(const struct json *j, int i);	/* a jsmntype_t, JSMN_UNDEFINED for -1 */
+int json_size(const struct json *j, int i);	/* members or elements */
+
+/* Raw bytes of the value at i; strings include their quotes. */
+void json_span(const struct json *j, int i, size_t *start, size_t *end);
+
+/* True when i is a string whose raw (escaped) content equals s. */
+int json_streq(const struct json *j, int i, const char *s);
+/* True when i is the literal `true`. */
+int json_is_true(const struct json *j, int i);
+/* True when i is null or absent. */
+int json_is_null(const struct json *j, int i);
+
+/*
+ * Values. Each returns 0 on success, -1 when i is absent or of another type.
+ * json_string() appends the unescaped UTF-8 text to out (surrogate pairs
+ * joined; lone surrogates are an error).
+ */
+int json_string(const struct json *j, int i, struct buf *out);
+int json_int(const struct json *j, int i, long long *out);
+
+/* Writing */
+/* Appends s[0..n) as a quoted JSON string. Invalid UTF-8 becomes U+FFFD. */
+void json_escape(struct buf *out, const char *s, size_t n);
+void json_escape_str(struct buf *out, const char *s);
+
+#endif

@@ -1,0 +1,540 @@
+/* json.c - strict validation, jsmn tokens, and string escaping; see include/json.h. */
+#define MCPMUX_JSMN_IMPL
+#define JSMN_STATIC
+#include "json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+	while (i < n && is_ws(s[i]))
+		i++;
+	return i;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it is
+ * not one: overlong forms, surrogates and code points past U+10FFFF are refused.
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len, k;
+	unsigned int cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (k = 1; k < len; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* s[*pi] is the opening quote; on success *pi is just past the closing one. */
+static int scan_string(const char *s, size_t *pi, size_t n)
+{
+	size_t i = *pi + 1, k, len;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"') {
+			*pi = i + 1;
+			return 0;
+		}
+		if (c < 0x20)
+			return -1;
+		if (c == '\\') {
+			if (++i >= n)
+				return -1;
+			if (s[i] == 'u') {
+				if (n - i < 5)
+					return -1;
+				for (k = 1; k <= 4; k++)
+					if (hexval(s[i + k]) < 0)
+						return -1;
+				i += 5;
+			} else if (strchr("\"\\/bfnrt", s[i]) && s[i]) {
+				i++;
+			} else {
+				return -1;
+			}
+			continue;
+		}
+		len = utf8_seq((const unsigned char *)s + i, n - i);
+		if (!len)
+			return -1;
+		i += len;
+	}
+	return -1;
+}
+
+static int scan_digits(const char *s, size_t *pi, size_t n)
+{
+	size_t i = *pi;
+
+	while (i < n && s[i] >= '0' && s[i] <= '9')
+		i++;
+	if (i == *pi)
+		return -1;
+	*pi = i;
+	return 0;
+}
+
+static int scan_number(const char *s, size_t *pi, size_t n)
+{
+	size_t i = *pi;
+
+	if (i < n && s[i] == '-')
+		i++;
+	if (i < n && s[i] == '0')
+		i++;
+	else if (scan_digits(s, &i, n))
+		return -1;
+	if (i < n && s[i] == '.') {
+		i++;
+		if (scan_digits(s, &i, n))
+			return -1;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (scan_digits(s, &i, n))
+			return -1;
+	}
+	*pi = i;
+	return 0;
+}
+
+static int scan_literal(const char *s, size_t *pi, size_t n, const char *lit)
+{
+	size_t l = strlen(lit);
+
+	if (n - *pi < l || memcmp(s + *pi, lit, l) != 0)
+		return -1;
+	*pi += l;
+	return 0;
+}
+
+/* Scans a scalar, or opens a container; returns 1 when a container opened. */
+static int scan_value(const char *s, size_t *pi, size_t n, char *stack, int *depth)
+{
+	switch (s[*pi]) {
+	case '{':
+	case '[':
+		if (*depth >= JSON_MAX_DEPTH)
+			return -1;
+		stack[(*depth)++] = s[*pi];
+		(*pi)++;
+		return 1;
+	case '"':
+		return scan_string(s, pi, n);
+	case 't':
+		return scan_literal(s, pi, n, "true");
+	case 'f':
+		return scan_literal(s, pi, n, "false");
+	case 'n':
+		return scan_literal(s, pi, n, "null");
+	default:
+		return scan_number(s, pi, n);
+	}
+}
+
+enum vstate {
+	V_VALUE,	/* a value must come */
+	V_FIRST,	/* just after '{' or '[': a member, an element, or the close */
+	V_KEY,		/* an object key must come */
+	V_AFTER		/* after a value: ',' or a close, or the end */
+};
+
+int json_validate(const char *s, size_t n)
+{
+	char stack[JSON_MAX_DEPTH];
+	int depth = 0, r;
+	enum vstate st = V_VALUE;
+	size_t i = 0;
+
+	for (;;) {
+		i = skip_ws(s, i, n);
+		if (st == V_AFTER && depth == 0)
+			return i == n ? 0 : -1;
+		if (i >= n)
+			return -1;
+		switch (st) {
+		case V_FIRST:
+			if (s[i] == (stack[depth - 1] == '{' ? '}' : ']')) {
+				i++;
+				depth--;
+				st = V_AFTER;
+				break;
+			}
+			if (stack[depth - 1] == '[') {
+				st = V_VALUE;
+				break;
+			}
+			/* an object's first key */
+			__attribute__((fallthrough));
+		case V_KEY:
+			if (s[i] != '"' || scan_string(s, &i, n))
+				return -1;
+			i = skip_ws(s, i, n);
+			if (i >= n || s[i] != ':')
+				return -1;
+			i++;
+			st = V_VALUE;
+			break;
+		case V_VALUE:
+			r = scan_value(s, &i, n, stack, &depth);
+			if (r < 0)
+				return -1;
+			st = r ? V_FIRST : V_AFTER;
+			break;
+		case V_AFTER:
+			if (s[i] == ',') {
+				i++;
+				st = stack[depth - 1] == '{' ? V_KEY : V_VALUE;
+			} else if (s[i] == (stack[depth - 1] == '{' ? '}' : ']')) {
+				i++;
+				depth--;
+			} else {
+				return -1;
+			}
+			break;
+		}
+	}
+}
+
+void json_init(struct json *j)
+{
+	memset(j, 0, sizeof(*j));
+}
+
+void json_free(struct json *j)
+{
+	free(j->tok);
+	json_init(j);
+}
+
+int json_parse(struct json *j, const char *js, size_t len)
+{
+	jsmn_parser p;
+	int r;
+
+	j->js = js;
+	j->len = len;
+	j->ntok = 0;
+	if (len > 0x7fffffffu || json_validate(js, len))
+		return -1;
+	if (!j->cap) {
+		j->cap = 64;
+		j->tok = malloc(j->cap * sizeof(*j->tok));
+		if (!j->tok)
+			abort();
+	}
+	jsmn_init(&p);
+	for (;;) {
+		r = jsmn_parse(&p, js, len, j->tok, j->cap);
+		if (r != JSMN_ERROR_NOMEM)
+			break;
+		j->cap *= 2;
+		j->tok = realloc(j->tok, j->cap * sizeof(*j->tok));
+		if (!j->tok)
+			abort();
+	}
+	if (r < 1)
+		return -1;
+	j->ntok = (int)p.toknext;
+	return 0;
+}
+
+int json_next(const struct json *j, int i)
+{
+	int k, end;
+
+	if (i < 0 || i >= j->ntok)
+		return j->ntok;
+	end = j->tok[i].end;
+	for (k = i + 1; k < j->ntok && j->tok[k].start < end; k++)
+		;
+	return k;
+}
+
+int json_type(const struct json *j, int i)
+{
+	if (i < 0 || i >= j->ntok)
+		return JSMN_UNDEFINED;
+	return j->tok[i].type;
+}
+
+int json_size(const struct json *j, int i)
+{
+	if (i < 0 || i >= j->ntok)
+		return 0;
+	return j->tok[i].size;
+}
+
+int json_get(const struct json *j, int obj, const char *key)
+{
+	int k, m;
+
+	if (json_type(j, obj) != JSMN_OBJECT)
+		return -1;
+	k = obj + 1;
+	for (m = 0; m < j->tok[obj].size; m++) {
+		if (json_streq(j, k, key))
+			return k + 1;
+		k = json_next(j, k + 1);
+	}
+	return -1;
+}
+
+void json_span(const struct json *j, int i, size_t *start, size_t *end)
+{
+	size_t s = (size_t)j->tok[i].start, e = (size_t)j->tok[i].end;
+
+	if (j->tok[i].type == JSMN_STRING) {
+		s--;
+		e++;
+	}
+	*start = s;
+	*end = e;
+}
+
+int json_streq(const struct json *j, int i, const char *s)
+{
+	size_t n;
+
+	if (json_type(j, i) != JSMN_STRING)
+		return 0;
+	n = (size_t)(j->tok[i].end - j->tok[i].start);
+	return strlen(s) == n && memcmp(j->js + j->tok[i].start, s, n) == 0;
+}
+
+int json_is_true(const struct json *j, int i)
+{
+	return json_type(j, i) == JSMN_PRIMITIVE && j->js[j->tok[i].start] == 't';
+}
+
+int json_is_null(const struct json *j, int i)
+{
+	return i < 0 || (json_type(j, i) == JSMN_PRIMITIVE && j->js[j->tok[i].start] == 'n');
+}
+
+static void put_utf8(struct buf *out, unsigned int cp)
+{
+	char u[4];
+
+	if (cp < 0x80) {
+		buf_putc(out, (char)cp);
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		buf_add(out, u, 2);
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		buf_add(out, u, 3);
+	} else {
+		u[0] = (char)(0xf0 | (cp >> 18));
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
+		buf_add(out, u, 4);
+	}
+}
+
+static int hex4(const char *p, size_t avail, unsigned int *out)
+{
+	unsigned int v = 0;
+	int k, h;
+
+	if (avail < 4)
+		return -1;
+	for (k = 0; k < 4; k++) {
+		h = hexval(p[k]);
+		if (h < 0)
+			return -1;
+		v = (v << 4) | (unsigned int)h;
+	}
+	*out = v;
+	return 0;
+}
+
+static const char *unescape_simple(char c)
+{
+	switch (c) {
+	case '"': return "\"";
+	case '\\': return "\\";
+	case '/': return "/";
+	case 'b': return "\b";
+	case 'f': return "\f";
+	case 'n': return "\n";
+	case 'r': return "\r";
+	case 't': return "\t";
+	default: return NULL;
+	}
+}
+
+int json_string(const struct json *j, int i, struct buf *out)
+{
+	const char *p, *e, *simple;
+	unsigned int cp, lo;
+
+	if (json_type(j, i) != JSMN_STRING)
+		return -1;
+	p = j->js + j->tok[i].start;
+	e = j->js + j->tok[i].end;
+	buf_reserve(out, (size_t)(e - p));
+	while (p < e) {
+		const char *run = p;
+
+		while (p < e && *p != '\\')
+			p++;
+		buf_add(out, run, (size_t)(p - run));
+		if (p >= e)
+			break;
+		if (++p >= e)
+			return -1;
+		if (*p != 'u') {
+			simple = unescape_simple(*p);
+			if (!simple)
+				return -1;
+			buf_putc(out, simple[0]);
+			p++;
+			continue;
+		}
+		if (hex4(p + 1, (size_t)(e - p - 1), &cp))
+			return -1;
+		p += 5;
+		if (cp >= 0xdc00 && cp <= 0xdfff)
+			return -1;	/* a low surrogate with no high one */
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			if (e - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+			    hex4(p + 2, (size_t)(e - p - 2), &lo) ||
+			    lo < 0xdc00 || lo > 0xdfff)
+				return -1;
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			p += 6;
+		}
+		put_utf8(out, cp);
+	}
+	return 0;
+}
+
+int json_int(const struct json *j, int i, long long *out)
+{
+	const char *p;
+	long long v = 0;
+	int neg = 0, k, n;
+
+	if (json_type(j, i) != JSMN_PRIMITIVE)
+		return -1;
+	p = j->js + j->tok[i].start;
+	n = j->tok[i].end - j->tok[i].start;
+	k = 0;
+	if (k < n && p[k] == '-') {
+		neg = 1;
+		k++;
+	}
+	if (k >= n)
+		return -1;
+	for (; k < n; k++) {
+		if (p[k] < '0' || p[k] > '9')
+			return -1;
+		if (v > (0x7fffffffffffffffLL - (p[k] - '0')) / 10)
+			return -1;
+		v = v * 10 + (p[k] - '0');
+	}
+	*out = neg ? -v : v;
+	return 0;
+}
+
+void json_escape(struct buf *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0, run, len;
+
+	buf_reserve(out, n + 2);
+	buf_putc(out, '"');
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+
+		run = i;
+		while (i < n && (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x80 &&
+		       s[i] != '"' && s[i] != '\\')
+			i++;
+		buf_add(out, s + run, i - run);
+		if (i >= n)
+			break;
+		c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			len = utf8_seq((const unsigned char *)s + i, n - i);
+			if (len) {
+				buf_add(out, s + i, len);
+				i += len;
+			} else {
+				buf_puts(out, "\\ufffd");
+				i++;
+			}
+			continue;
+		}
+		i++;
+		switch (c) {
+		case '"': buf_puts(out, "\\\""); break;
+		case '\\': buf_puts(out, "\\\\"); break;
+		case '\n': buf_puts(out, "\\n"); break;
+		case '\r': buf_puts(out, "\\r"); break;
+		case '\t': buf_puts(out, "\\t"); break;
+		case '\b': buf_puts(out, "\\b"); break;
+		case '\f': buf_puts(out, "\\f"); break;
+		default: {
+			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+			buf_add(out, u, 6);
+		}
+		}
+	}
+	buf_putc(out, '"');
+}
+
+void json_escape_str(struct buf *out, const char *s)
+{
+	json_escape(out, s, strlen(s));
+}
