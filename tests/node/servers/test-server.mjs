@@ -1,0 +1,358 @@
+#!/usr/bin/env node
+// A real MCP server (official TypeScript SDK, Streamable HTTP) for mcpmux's
+// integration tests. Prints exactly one line "LISTENING <port>" on stdout once
+// it accepts connections on 127.0.0.1.
+//
+//   --port N          0 = any free port (default 0)
+//   --mode json|sse   json: enableJsonResponse; sse: replies as SSE streams
+//                     (with an event store, so 2025-11-25 clients also get the
+//                     empty-data priming event, and a log notification is sent
+//                     on the stream before each tools/call result)
+//   --name NAME       serverInfo.name
+//   --fail none|500|badjson|hang
+//                     500: every /mcp request gets HTTP 500; badjson: every
+//                     POST gets 200 application/json with an invalid body;
+//                     hang: requests are accepted and never answered
+//   --tools-count N   N extra trivial tools t0..t{N-1}
+//   --page-size K     tools/list returns K tools per page with nextCursor
+//
+// Admin endpoints (not MCP), available in every mode:
+//   POST /admin/expire  drop every session: old Mcp-Session-Ids then get 404
+//   GET  /admin/stats   {initialize, deletes, toolCalls, cancelled, sessions,
+//                        aborted, requests}
+
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+} from '@modelcontextprotocol/sdk/types.js';
+import { bigSchema, richResult, RICH_OUTPUT_SCHEMA } from './fixtures.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    port: { type: 'string', default: '0' },
+    mode: { type: 'string', default: 'json' },
+    name: { type: 'string', default: 'test-server' },
+    fail: { type: 'string', default: 'none' },
+    'tools-count': { type: 'string', default: '0' },
+    'page-size': { type: 'string', default: '0' },
+  },
+  strict: true,
+});
+
+const MODE = opts.mode;
+const FAIL = opts.fail;
+const TOOLS_COUNT = Number(opts['tools-count']);
+const PAGE_SIZE = Number(opts['page-size']);
+if (!['json', 'sse'].includes(MODE)) die(`bad --mode ${MODE}`);
+if (!['none', '500', 'badjson', 'hang'].includes(FAIL)) die(`bad --fail ${FAIL}`);
+if (!Number.isInteger(TOOLS_COUNT) || TOOLS_COUNT < 0) die('bad --tools-count');
+if (!Number.isInteger(PAGE_SIZE) || PAGE_SIZE < 0) die('bad --page-size');
+
+function die(msg) {
+  process.stderr.write(`test-server: ${msg}\n`);
+  process.exit(2);
+}
+
+const stats = {
+  initialize: 0, // initialize requests received
+  deletes: 0, // HTTP DELETE requests received on /mcp
+  toolCalls: 0, // tools/call requests received
+  cancelled: 0, // notifications/cancelled received
+  sessions: 0, // live sessions (filled in when asked)
+  aborted: 0, // tool handlers that saw their request cancelled
+  requests: 0, // HTTP requests on /mcp
+  lastProtocolVersion: null, // MCP-Protocol-Version header of the last POST
+};
+
+// ---------------------------------------------------------------- tools
+
+const TOOLS = [
+  {
+    name: 'echo',
+    title: 'Echo',
+    description: 'Echoes the text back, prefixed with "echo: ".',
+    inputSchema: {
+      type: 'object',
+      properties: { text: { type: 'string', description: 'what to echo' } },
+      required: ['text'],
+    },
+    annotations: { readOnlyHint: true },
+  },
+  {
+    name: 'add',
+    description: 'Adds two numbers.',
+    inputSchema: {
+      type: 'object',
+      properties: { a: { type: 'number' }, b: { type: 'number' } },
+      required: ['a', 'b'],
+    },
+  },
+  {
+    name: 'sleep',
+    description: 'Waits ms milliseconds (or until cancelled), then returns tag.',
+    inputSchema: {
+      type: 'object',
+      properties: { ms: { type: 'integer', minimum: 0 }, tag: { type: 'string' } },
+      required: ['ms'],
+    },
+  },
+  {
+    name: 'rich',
+    description: 'Non-ASCII text, an image and nested structured content 🎁',
+    inputSchema: { type: 'object', properties: {} },
+    outputSchema: RICH_OUTPUT_SCHEMA,
+    annotations: { readOnlyHint: true, title: 'Rich ✓' },
+  },
+  {
+    name: 'big_schema',
+    description: 'A tool with a large and unusual input schema.',
+    inputSchema: bigSchema(),
+  },
+];
+for (let i = 0; i < TOOLS_COUNT; i++) {
+  TOOLS.push({
+    name: `t${i}`,
+    description: `trivial tool ${i}`,
+    inputSchema: { type: 'object', properties: {} },
+    annotations: { readOnlyHint: true },
+  });
+}
+
+function text(t) {
+  return { content: [{ type: 'text', text: t }] };
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(true);
+    const timer = setTimeout(() => resolve(false), ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve(true);
+    }, { once: true });
+  });
+}
+
+async function callTool(req, extra) {
+  const { name, arguments: args = {} } = req.params;
+  if (MODE === 'sse') {
+    // A notification on the request's SSE stream before the result.
+    await extra.sendNotification({
+      method: 'notifications/message',
+      params: { level: 'debug', logger: opts.name, data: `calling ${name}` },
+    });
+  }
+  switch (name) {
+    case 'echo':
+      return text(`echo: ${args.text}`);
+    case 'add':
+      return text(String(Number(args.a) + Number(args.b)));
+    case 'sleep': {
+      const ms = Number(args.ms) || 0;
+      const aborted = await sleep(ms, extra.signal);
+      if (aborted) stats.aborted++;
+      return text(String(args.tag ?? ''));
+    }
+    case 'rich':
+      return richResult();
+    case 'big_schema':
+      return text(`big_schema got ${Object.keys(args).length} arguments`);
+    default: {
+      const m = /^t(\d+)$/.exec(name);
+      if (m && Number(m[1]) < TOOLS_COUNT) return text(name);
+      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    }
+  }
+}
+
+function listTools(req) {
+  if (!PAGE_SIZE) return { tools: TOOLS };
+  let offset = 0;
+  const cursor = req.params?.cursor;
+  if (cursor !== undefined) {
+    const m = /^page:(\d+)$/.exec(Buffer.from(cursor, 'base64').toString());
+    if (!m || Number(m[1]) >= TOOLS.length) {
+      throw new McpError(ErrorCode.InvalidParams, `Invalid cursor: ${cursor}`);
+    }
+    offset = Number(m[1]);
+  }
+  const page = { tools: TOOLS.slice(offset, offset + PAGE_SIZE) };
+  if (offset + PAGE_SIZE < TOOLS.length) {
+    page.nextCursor = Buffer.from(`page:${offset + PAGE_SIZE}`).toString('base64');
+  }
+  return page;
+}
+
+// ---------------------------------------------------------------- sessions
+
+class MemoryEventStore {
+  constructor() {
+    this.events = new Map();
+  }
+  async storeEvent(streamId, message) {
+    const id = `${streamId}_${randomUUID()}`;
+    this.events.set(id, { streamId, message });
+    return id;
+  }
+  async getStreamIdForEventId(eventId) {
+    return this.events.get(eventId)?.streamId;
+  }
+  async replayEventsAfter(lastEventId, { send }) {
+    const entry = this.events.get(lastEventId);
+    if (!entry) return '';
+    let found = false;
+    for (const [id, { streamId, message }] of this.events) {
+      if (id === lastEventId) {
+        found = true;
+        continue;
+      }
+      if (found && streamId === entry.streamId && Object.keys(message).length) {
+        await send(id, message);
+      }
+    }
+    return entry.streamId;
+  }
+}
+
+const sessions = new Map(); // Mcp-Session-Id -> transport
+
+async function newSession() {
+  const server = new Server(
+    { name: opts.name, version: '1.0.0' },
+    { capabilities: { tools: {}, logging: {} } },
+  );
+  server.setRequestHandler(ListToolsRequestSchema, listTools);
+  server.setRequestHandler(CallToolRequestSchema, callTool);
+  const transport = new StreamableHTTPServerTransport({
+    sessionIdGenerator: () => randomUUID(),
+    enableJsonResponse: MODE === 'json',
+    eventStore: MODE === 'sse' ? new MemoryEventStore() : undefined,
+    onsessioninitialized: (sid) => sessions.set(sid, transport),
+  });
+  transport.onclose = () => {
+    if (transport.sessionId) sessions.delete(transport.sessionId);
+  };
+  await server.connect(transport);
+  return transport;
+}
+
+// ---------------------------------------------------------------- HTTP
+
+function sendJson(res, status, obj) {
+  const body = JSON.stringify(obj);
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(body);
+}
+
+function rpcError(res, status, code, message) {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function count(msg) {
+  if (!msg || typeof msg !== 'object') return;
+  if (msg.method === 'initialize') stats.initialize++;
+  else if (msg.method === 'tools/call') stats.toolCalls++;
+  else if (msg.method === 'notifications/cancelled') stats.cancelled++;
+}
+
+async function admin(req, res, path) {
+  await readBody(req);
+  if (path === '/admin/stats' && req.method === 'GET') {
+    return sendJson(res, 200, { ...stats, sessions: sessions.size });
+  }
+  if (path === '/admin/expire' && req.method === 'POST') {
+    const all = [...sessions.values()];
+    sessions.clear();
+    await Promise.allSettled(all.map((t) => t.close()));
+    return sendJson(res, 200, { expired: all.length });
+  }
+  return sendJson(res, 404, { error: 'no such admin endpoint' });
+}
+
+async function mcp(req, res) {
+  stats.requests++;
+  if (FAIL === 'hang') return; // never answered
+  if (FAIL === '500') {
+    await readBody(req);
+    res.writeHead(500, { 'Content-Type': 'text/plain' });
+    return res.end('internal server error (test-server --fail 500)\n');
+  }
+  if (FAIL === 'badjson') {
+    await readBody(req);
+    if (req.method !== 'POST') {
+      res.writeHead(405, { Allow: 'POST' });
+      return res.end();
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    return res.end('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18",,, not json\u0000');
+  }
+
+  let parsed;
+  if (req.method === 'POST') {
+    stats.lastProtocolVersion = req.headers['mcp-protocol-version'] ?? null;
+    const body = await readBody(req);
+    req.rawBody = body; // for @hono/node-server, should it look at the body
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      return rpcError(res, 400, ErrorCode.ParseError, 'Parse error: invalid JSON');
+    }
+    for (const m of Array.isArray(parsed) ? parsed : [parsed]) count(m);
+  } else if (req.method === 'DELETE') {
+    stats.deletes++;
+  }
+
+  const sid = req.headers['mcp-session-id'];
+  let transport;
+  if (sid !== undefined) {
+    transport = sessions.get(sid);
+    if (!transport) {
+      return rpcError(res, 404, -32001, 'Session not found');
+    }
+  } else {
+    const isInit = req.method === 'POST' && !Array.isArray(parsed) && parsed?.method === 'initialize';
+    if (!isInit) {
+      return rpcError(res, 400, -32000, 'Bad Request: No valid session ID provided');
+    }
+    transport = await newSession();
+  }
+  await transport.handleRequest(req, res, parsed);
+}
+
+const httpServer = http.createServer(async (req, res) => {
+  const path = new URL(req.url, 'http://x').pathname;
+  try {
+    if (path.startsWith('/admin/')) return await admin(req, res, path);
+    if (path === '/mcp') return await mcp(req, res);
+    res.writeHead(404, { 'Content-Type': 'text/plain' });
+    res.end('not found\n');
+  } catch (err) {
+    process.stderr.write(`test-server: ${err?.stack ?? err}\n`);
+    if (!res.headersSent) rpcError(res, 500, ErrorCode.InternalError, 'Internal error');
+    else res.end();
+  }
+});
+httpServer.requestTimeout = 0; // hang mode: never time out on our side
+httpServer.headersTimeout = 0;
+
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
+
+httpServer.listen(Number(opts.port), '127.0.0.1', () => {
+  process.stdout.write(`LISTENING ${httpServer.address().port}\n`);
+});
