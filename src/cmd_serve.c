@@ -1,0 +1,55 @@
+/* cmd_serve.c - `mcpmux serve`: the stdio MCP server. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "downstream.h"
+#include "log.h"
+
+static int serve_exec(int argc, char **argv)
+{
+	struct cmd_opts o;
+	struct config cfg = { 0 };
+	struct loop *loop;
+	struct mux *m;
+	struct downstream *d;
+	int rc;
+
+	if (cmd_parse(&cmd_serve, argc, argv, "ch", &o))
+		return 2;
+	if (o.help) {
+		cmd_print_help(&cmd_serve);
+		return 0;
+	}
+	if (cmd_load_config(o.config, &cfg))
+		return 1;
+	if (cmd_global_init()) {
+		config_free(&cfg);
+		return 1;
+	}
+	loop = loop_new();
+	if (!loop) {
+		log_error("cannot create the event loop");
+		config_free(&cfg);
+		return 1;
+	}
+	m = mux_new(loop, &cfg);
+	d = downstream_new(loop, m, STDIN_FILENO, STDOUT_FILENO);
+	log_info("serving %zu connector(s) from %s", cfg.nconnectors, cfg.path);
+	rc = downstream_run(d);
+	downstream_free(d);
+	mux_free(m);
+	loop_free(loop);
+	config_free(&cfg);
+	cmd_global_cleanup();
+	return rc;
+}
+
+const struct cmd cmd_serve = {
+	"serve", "serve [-c FILE]",
+	"Run the stdio MCP server an agent launches (the default command).",
+	"Speaks MCP (newline-delimited JSON-RPC) on stdin/stdout; logs go to stderr only.\n"
+	"Connects to every enabled connector at once and exposes their tools as\n"
+	"<alias>__<tool>. Exits when stdin closes (after ending upstream sessions).\n",
+	serve_exec,
+};

@@ -1,0 +1,214 @@
+/* cmd_tools.c - `mcpmux tools` and `mcpmux check`: connect once, report. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "mux.h"
+
+/* Starts every connector and waits until all settled or connect_timeout. */
+static void settle(struct loop *loop, struct mux *m)
+{
+	int64_t end = loop_now() + m->cfg->connect_timeout_ms, now;
+
+	mux_start(m);
+	while (!mux_settled(m) && (now = loop_now()) < end)
+		if (loop_run_once(loop, (int)(end - now)))
+			break;
+}
+
+struct session {
+	struct config cfg;
+	struct loop *loop;
+	struct mux *m;
+};
+
+static int open_session(const struct cmd_opts *o, struct session *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (cmd_load_config(o->config, &s->cfg))
+		return -1;
+	if (cmd_global_init()) {
+		config_free(&s->cfg);
+		return -1;
+	}
+	s->loop = loop_new();
+	if (!s->loop) {
+		config_free(&s->cfg);
+		return -1;
+	}
+	s->m = mux_new(s->loop, &s->cfg);
+	settle(s->loop, s->m);
+	return 0;
+}
+
+static void close_session(struct session *s)
+{
+	mux_close(s->m, 1000);
+	mux_free(s->m);
+	loop_free(s->loop);
+	config_free(&s->cfg);
+	cmd_global_cleanup();
+}
+
+static const char *status_of(struct upstream *up)
+{
+	/* Still starting when the wait ended counts as a failure to the user. */
+	return upstream_state(up) == UP_STARTING ? "error" : upstream_state_name(upstream_state(up));
+}
+
+static void reason_of(struct upstream *up, const struct config *cfg, struct buf *out)
+{
+	if (upstream_state(up) == UP_STARTING) {
+		buf_printf(out, "no answer within connect_timeout (%ld s) - is the server responsive?",
+			   cfg->connect_timeout_ms / 1000);
+		return;
+	}
+	buf_puts(out, upstream_reason(up));
+	if (*upstream_hint(up))
+		buf_printf(out, " - %s", upstream_hint(up));
+}
+
+static void print_json(struct session *s)
+{
+	struct buf out = BUF_INIT, why = BUF_INIT;
+	size_t i;
+
+	buf_puts(&out, "{\"tools\":[");
+	for (i = 0; i < s->m->cat.n; i++) {
+		const struct cat_entry *e = &s->m->cat.entries[i];
+
+		buf_puts(&out, i ? ",\n  {\"name\":" : "\n  {\"name\":");
+		json_escape_str(&out, e->exposed);
+		buf_puts(&out, ",\"connector\":");
+		json_escape_str(&out, upstream_cfg(e->up)->alias);
+		buf_puts(&out, ",\"tool\":");
+		json_escape_str(&out, e->tool->name);
+		buf_printf(&out, ",\"label\":\"%s\",\"status\":\"%s\"}",
+			   e->tool->read_only ? "read" : "write", status_of(e->up));
+	}
+	buf_puts(&out, "\n],\"connectors\":[");
+	for (i = 0; i < s->m->nups; i++) {
+		struct upstream *up = s->m->ups[i];
+		size_t nt;
+
+		upstream_tools(up, &nt);
+		buf_puts(&out, i ? ",\n  {\"connector\":" : "\n  {\"connector\":");
+		json_escape_str(&out, upstream_cfg(up)->alias);
+		buf_printf(&out, ",\"status\":\"%s\",\"tools\":%zu", status_of(up), nt);
+		if (upstream_state(up) == UP_ERROR || upstream_state(up) == UP_STARTING) {
+			buf_reset(&why);
+			reason_of(up, &s->cfg, &why);
+			buf_puts(&out, ",\"reason\":");
+			json_escape_str(&out, why.data);
+		}
+		buf_putc(&out, '}');
+	}
+	buf_puts(&out, "\n]}\n");
+	fwrite(out.data, 1, out.len, stdout);
+	buf_free(&out);
+	buf_free(&why);
+}
+
+static void print_table(struct session *s)
+{
+	size_t i, w = 4;
+
+	for (i = 0; i < s->m->cat.n; i++)
+		if (strlen(s->m->cat.entries[i].exposed) > w)
+			w = strlen(s->m->cat.entries[i].exposed);
+	printf("%-*s  %-16s %-32s %-5s  %s\n", (int)w, "NAME", "CONNECTOR", "TOOL", "LABEL", "STATUS");
+	for (i = 0; i < s->m->cat.n; i++) {
+		const struct cat_entry *e = &s->m->cat.entries[i];
+
+		printf("%-*s  %-16s %-32s %-5s  %s\n", (int)w, e->exposed,
+		       upstream_cfg(e->up)->alias, e->tool->name,
+		       e->tool->read_only ? "read" : "write", status_of(e->up));
+	}
+	for (i = 0; i < s->m->nups; i++) {
+		struct upstream *up = s->m->ups[i];
+		enum up_state st = upstream_state(up);
+
+		if (st == UP_ERROR || st == UP_STARTING || st == UP_DISABLED)
+			printf("# connector '%s' is %s: its tools are not listed\n",
+			       upstream_cfg(up)->alias, status_of(up));
+	}
+}
+
+static int tools_exec(int argc, char **argv)
+{
+	struct cmd_opts o;
+	struct session s;
+
+	if (cmd_parse(&cmd_tools, argc, argv, "cjh", &o))
+		return 2;
+	if (o.help) {
+		cmd_print_help(&cmd_tools);
+		return 0;
+	}
+	log_quiet(1);
+	if (open_session(&o, &s))
+		return 1;
+	if (o.json)
+		print_json(&s);
+	else
+		print_table(&s);
+	close_session(&s);
+	return 0;
+}
+
+static int check_exec(int argc, char **argv)
+{
+	struct cmd_opts o;
+	struct session s;
+	struct buf why = BUF_INIT;
+	int bad = 0;
+	size_t i, nt;
+
+	if (cmd_parse(&cmd_check, argc, argv, "ch", &o))
+		return 2;
+	if (o.help) {
+		cmd_print_help(&cmd_check);
+		return 0;
+	}
+	log_quiet(1);
+	if (open_session(&o, &s))
+		return 1;
+	printf("config %s: ok (%zu connectors)\n", s.cfg.path, s.cfg.nconnectors);
+	for (i = 0; i < s.m->nups; i++) {
+		struct upstream *up = s.m->ups[i];
+		enum up_state st = upstream_state(up);
+
+		upstream_tools(up, &nt);
+		if (st == UP_READY) {
+			printf("%-16s active    %zu tools, %lld ms\n", upstream_cfg(up)->alias, nt,
+			       (long long)upstream_latency_ms(up));
+		} else if (st == UP_DISABLED) {
+			printf("%-16s disabled\n", upstream_cfg(up)->alias);
+		} else {
+			buf_reset(&why);
+			reason_of(up, &s.cfg, &why);
+			printf("%-16s error     %s\n", upstream_cfg(up)->alias, why.data);
+			bad = 1;
+		}
+	}
+	buf_free(&why);
+	close_session(&s);
+	return bad ? 1 : 0;
+}
+
+const struct cmd cmd_tools = {
+	"tools", "tools [-c FILE] [--json]",
+	"Connect to every enabled connector and print the merged tool catalog.",
+	"Columns: exposed name, connector, upstream tool name, label (read/write), status.\n"
+	"--json prints {\"tools\": [...], \"connectors\": [...]} instead.\n",
+	tools_exec,
+};
+
+const struct cmd cmd_check = {
+	"check", "check [-c FILE]",
+	"Validate the config and test each connector end to end.",
+	"One line per connector: active (tools, latency), disabled, or error with the\n"
+	"reason and what to do. Exits 0 only when every enabled connector is active.\n",
+	check_exec,
+};

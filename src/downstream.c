@@ -1,0 +1,698 @@
+/* downstream.c - JSON-RPC over stdio towards the agent; see include/downstream.h. */
+#include "downstream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define CLOSE_TIMEOUT_MS 1000
+#define LIST_CHANGED_DELAY_MS 20
+
+/* A tools/call in flight upstream. */
+struct dcall {
+	struct downstream *d;
+	struct dcall *prev, *next;
+	char *id;		/* the agent's id, its bytes as sent (string or number) */
+	size_t id_len;
+	struct upstream *up;	/* where it went */
+	struct up_req *req;	/* the upstream request (owned by up) */
+};
+
+/* A request that waits for connectors still starting. */
+struct deferred {
+	struct downstream *d;
+	struct deferred *prev, *next;
+	char *line;		/* the request as received */
+	size_t len;
+	struct loop_timer *timer; /* connect_timeout */
+};
+
+struct downstream {
+	struct loop *loop;		/* not owned */
+	struct mux *mux;		/* not owned */
+	int in_fd, out_fd;
+	struct buf in;			/* bytes read, not yet a whole line */
+	size_t scanned;			/* in[0..scanned) holds no newline */
+	int discarding;			/* inside an over-long line */
+	struct buf out;			/* queued output */
+	struct loop_timer *flush;	/* writes `out` at the end of this turn */
+	int out_watch;			/* POLLOUT is being watched */
+	struct json j;			/* parse of the current line */
+	struct dcall *calls;
+	struct deferred *deferred;
+	int listed;			/* a tools/list was answered */
+	uint64_t listed_gen;		/* catalog generation the agent saw */
+	struct loop_timer *changed;	/* pending notifications/tools/list_changed */
+	int stopping;
+	int status;			/* exit status */
+};
+
+static int sig_pipe[2] = { -1, -1 };
+
+/* --- output --- */
+
+static void write_out(struct downstream *d);
+
+static void on_out_ready(int fd, short revents, void *arg)
+{
+	(void)fd;
+	(void)revents;
+	write_out(arg);
+}
+
+static void write_out(struct downstream *d)
+{
+	while (d->out.len) {
+		ssize_t w = write(d->out_fd, d->out.data, d->out.len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w < 0) {
+			/* The agent is gone: nothing more can be said to it. */
+			buf_reset(&d->out);
+			d->stopping = 1;
+			loop_stop(d->loop);
+			break;
+		}
+		buf_consume(&d->out, (size_t)w);
+	}
+	if (d->out.len && !d->out_watch) {
+		loop_io_add(d->loop, d->out_fd, POLLOUT, on_out_ready, d);
+		d->out_watch = 1;
+	} else if (!d->out.len && d->out_watch) {
+		loop_io_del(d->loop, d->out_fd);
+		d->out_watch = 0;
+	}
+}
+
+static void on_flush(void *arg)
+{
+	struct downstream *d = arg;
+
+	d->flush = NULL;
+	write_out(d);
+}
+
+/* Ends a queued message: one line. Output goes out at the end of the turn. */
+static void end_message(struct downstream *d)
+{
+	buf_putc(&d->out, '\n');
+	if (!d->flush && !d->out_watch)
+		d->flush = loop_timer_add(d->loop, 0, on_flush, d);
+}
+
+static void reply_result(struct downstream *d, const char *id, size_t idn, const char *result)
+{
+	buf_puts(&d->out, "{\"jsonrpc\":\"2.0\",\"id\":");
+	buf_add(&d->out, id, idn);
+	buf_puts(&d->out, ",\"result\":");
+	buf_puts(&d->out, result);
+	buf_putc(&d->out, '}');
+	end_message(d);
+}
+
+static void reply_error(struct downstream *d, const char *id, size_t idn, int code,
+			const char *msg)
+{
+	buf_puts(&d->out, "{\"jsonrpc\":\"2.0\",\"id\":");
+	if (id)
+		buf_add(&d->out, id, idn);
+	else
+		buf_puts(&d->out, "null");
+	buf_printf(&d->out, ",\"error\":{\"code\":%d,\"message\":", code);
+	json_escape_str(&d->out, msg);
+	buf_puts(&d->out, "}}");
+	end_message(d);
+}
+
+/* A tool result the model can read: failures while running a tool are not protocol errors. */
+static void reply_tool_error(struct downstream *d, const char *id, size_t idn, const char *text)
+{
+	buf_puts(&d->out, "{\"jsonrpc\":\"2.0\",\"id\":");
+	buf_add(&d->out, id, idn);
+	buf_puts(&d->out, ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":");
+	json_escape_str(&d->out, text);
+	buf_puts(&d->out, "}],\"isError\":true}}");
+	end_message(d);
+}
+
+/* --- list_changed --- */
+
+static void on_list_changed(void *arg)
+{
+	struct downstream *d = arg;
+
+	d->changed = NULL;
+	if (d->mux->generation == d->listed_gen)
+		return;
+	buf_puts(&d->out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}");
+	end_message(d);
+	/* The agent re-lists; until then further changes need no second notice. */
+	d->listed_gen = d->mux->generation;
+}
+
+static void redispatch(struct deferred *q);
+
+static void on_mux_change(struct mux *m, void *arg)
+{
+	struct downstream *d = arg;
+	struct deferred *q, *next;
+
+	if (d->listed && m->generation != d->listed_gen && !d->changed)
+		d->changed = loop_timer_add(d->loop, LIST_CHANGED_DELAY_MS, on_list_changed, d);
+	if (!mux_settled(m))
+		return;
+	for (q = d->deferred; q; q = next) {
+		next = q->next;
+		redispatch(q);
+	}
+}
+
+static void on_mux_notify(struct mux *m, struct upstream *up, const char *msg, size_t n,
+			  const struct json *j, void *arg)
+{
+	struct downstream *d = arg;
+	int method = json_get(j, 0, "method");
+
+	(void)m;
+	if (json_streq(j, method, "notifications/progress") ||
+	    json_streq(j, method, "notifications/message")) {
+		buf_add(&d->out, msg, n);
+		end_message(d);
+	} else {
+		log_debug("connector '%s': notification not forwarded", upstream_cfg(up)->alias);
+	}
+}
+
+/* --- requests --- */
+
+struct req {
+	struct downstream *d;
+	const struct json *j;
+	const char *id;		/* raw id bytes, or NULL for a notification */
+	size_t idn;
+	int params;		/* token of params, or -1 */
+	const char *line;	/* the whole request, for deferring */
+	size_t len;
+	int final;		/* deferred already: answer with what there is */
+};
+
+static void defer_request(struct req *r);
+
+static void do_initialize(struct req *r)
+{
+	const struct json *j = r->j;
+	int pv = json_get(j, r->params, "protocolVersion");
+	const char *ver = mcp_versions[mcp_nversions - 1];
+	struct buf res = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < mcp_nversions; i++)
+		if (json_streq(j, pv, mcp_versions[i]))
+			ver = mcp_versions[i];
+	buf_printf(&res, "{\"protocolVersion\":\"%s\",\"capabilities\":{\"tools\":{\"listChanged\":true}},"
+		   "\"serverInfo\":{\"name\":\"mcpmux\",\"version\":\"%s\"}}", ver, MCPMUX_VERSION);
+	reply_result(r->d, r->id, r->idn, res.data);
+	buf_free(&res);
+}
+
+static void do_ping(struct req *r)
+{
+	reply_result(r->d, r->id, r->idn, "{}");
+}
+
+static void do_tools_list(struct req *r)
+{
+	struct downstream *d = r->d;
+
+	if (!mux_settled(d->mux) && !r->final) {
+		defer_request(r);
+		return;
+	}
+	buf_puts(&d->out, "{\"jsonrpc\":\"2.0\",\"id\":");
+	buf_add(&d->out, r->id, r->idn);
+	buf_puts(&d->out, ",\"result\":{\"tools\":[");
+	catalog_write_tools(&d->mux->cat, &d->out);
+	buf_puts(&d->out, "]}}");
+	end_message(d);
+	d->listed = 1;
+	d->listed_gen = d->mux->generation;
+}
+
+static void dcall_free(struct dcall *c)
+{
+	struct downstream *d = c->d;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c->id);
+	free(c);
+}
+
+static void on_call_reply(struct upstream *up, const char *msg, size_t n,
+			  const struct json *j, const char *err, void *arg)
+{
+	struct dcall *c = arg;
+	struct downstream *d = c->d;
+	size_t s, e;
+
+	(void)up;
+	if (err) {
+		reply_tool_error(d, c->id, c->id_len, err);
+	} else {
+		/* Splice: the connector's reply as it came, with the agent's id. */
+		json_span(j, json_get(j, 0, "id"), &s, &e);
+		buf_reserve(&d->out, n + c->id_len + 1);
+		buf_add(&d->out, msg, s);
+		buf_add(&d->out, c->id, c->id_len);
+		buf_add(&d->out, msg + e, n - e);
+		end_message(d);
+	}
+	dcall_free(c);
+}
+
+static void unavailable(struct req *r, struct upstream *up)
+{
+	struct buf t = BUF_INIT;
+	const char *hint = upstream_hint(up);
+
+	if (upstream_state(up) == UP_DISABLED)
+		buf_printf(&t, "connector '%s' is disabled in the mcpmux config", upstream_cfg(up)->alias);
+	else if (upstream_state(up) == UP_STARTING)
+		buf_printf(&t, "connector '%s' is still starting; try again shortly", upstream_cfg(up)->alias);
+	else
+		buf_printf(&t, "connector '%s' is unavailable: %s%s%s (run `mcpmux check` for details)",
+			   upstream_cfg(up)->alias, upstream_reason(up), *hint ? " - " : "", hint);
+	reply_tool_error(r->d, r->id, r->idn, t.data);
+	buf_free(&t);
+}
+
+static void do_tools_call(struct req *r)
+{
+	struct downstream *d = r->d;
+	const struct json *j = r->j;
+	int name = json_get(j, r->params, "name"), args = json_get(j, r->params, "arguments");
+	const struct cat_entry *e;
+	struct upstream *up;
+	struct buf params = BUF_INIT;
+	struct dcall *c;
+	size_t ps, pe, ns, ne, nlen;
+
+	if (json_type(j, r->params) != JSMN_OBJECT || json_type(j, name) != JSMN_STRING ||
+	    (args >= 0 && json_type(j, args) != JSMN_OBJECT)) {
+		reply_error(d, r->id, r->idn, -32602,
+			    "tools/call needs params {name: string, arguments?: object}");
+		return;
+	}
+	nlen = (size_t)(j->tok[name].end - j->tok[name].start);
+	e = catalog_find(&d->mux->cat, j->js + j->tok[name].start, nlen);
+	if (!e) {
+		up = mux_upstream_for(d->mux, j->js + j->tok[name].start, nlen);
+		if (up && upstream_state(up) == UP_STARTING && !r->final) {
+			defer_request(r);
+		} else if (up && upstream_state(up) != UP_READY) {
+			unavailable(r, up);
+		} else {
+			struct buf m = BUF_INIT;
+
+			buf_puts(&m, "unknown tool: ");
+			json_string(j, name, &m);
+			reply_error(d, r->id, r->idn, -32602, m.data);
+			buf_free(&m);
+		}
+		return;
+	}
+	/* Splice: the agent's params as sent, with the upstream's own tool name. */
+	json_span(j, r->params, &ps, &pe);
+	json_span(j, name, &ns, &ne);
+	buf_add(&params, j->js + ps, ns - ps);
+	json_escape_str(&params, e->tool->name);
+	buf_add(&params, j->js + ne, pe - ne);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		abort();
+	c->d = d;
+	c->id = malloc(r->idn);
+	if (!c->id)
+		abort();
+	memcpy(c->id, r->id, r->idn);
+	c->id_len = r->idn;
+	c->up = e->up;
+	c->next = d->calls;
+	if (d->calls)
+		d->calls->prev = c;
+	d->calls = c;
+	c->req = upstream_request(e->up, "tools/call", params.data, params.len, 0,
+				  on_call_reply, c);
+	buf_free(&params);
+}
+
+static void do_cancelled(struct req *r)
+{
+	struct downstream *d = r->d;
+	const struct json *j = r->j;
+	int rid = json_get(j, r->params, "requestId");
+	struct dcall *c;
+	size_t s, e;
+
+	if (rid < 0 || (json_type(j, rid) != JSMN_STRING && json_type(j, rid) != JSMN_PRIMITIVE))
+		return;
+	json_span(j, rid, &s, &e);
+	for (c = d->calls; c; c = c->next) {
+		if (c->id_len == e - s && memcmp(c->id, j->js + s, e - s) == 0) {
+			/* The agent expects no answer; the connector is told and late replies dropped. */
+			upstream_cancel(c->up, c->req, "cancelled by the client");
+			dcall_free(c);
+			return;
+		}
+	}
+}
+
+static void do_nothing(struct req *r)
+{
+	(void)r;
+}
+
+static const struct method {
+	const char *name;
+	void (*fn)(struct req *r);
+	int is_request;		/* needs an id */
+} methods[] = {
+	{ "initialize", do_initialize, 1 },
+	{ "ping", do_ping, 1 },
+	{ "tools/list", do_tools_list, 1 },
+	{ "tools/call", do_tools_call, 1 },
+	{ "notifications/initialized", do_nothing, 0 },
+	{ "notifications/cancelled", do_cancelled, 0 },
+};
+
+static void handle_line(struct downstream *d, const char *line, size_t len, int final);
+
+static void deferred_free(struct deferred *q)
+{
+	struct downstream *d = q->d;
+
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		d->deferred = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	if (q->timer)
+		loop_timer_cancel(d->loop, q->timer);
+	free(q->line);
+	free(q);
+}
+
+static void redispatch(struct deferred *q)
+{
+	struct downstream *d = q->d;
+	char *line = q->line;
+	size_t len = q->len;
+
+	q->line = NULL;
+	deferred_free(q);
+	handle_line(d, line, len, 1);
+	free(line);
+}
+
+static void on_deferred_timeout(void *arg)
+{
+	struct deferred *q = arg;
+
+	q->timer = NULL;
+	redispatch(q);
+}
+
+static void defer_request(struct req *r)
+{
+	struct downstream *d = r->d;
+	struct deferred *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		abort();
+	q->d = d;
+	q->line = malloc(r->len + 1);
+	if (!q->line)
+		abort();
+	memcpy(q->line, r->line, r->len);
+	q->line[r->len] = '\0';
+	q->len = r->len;
+	q->timer = loop_timer_add(d->loop, d->mux->cfg->connect_timeout_ms, on_deferred_timeout, q);
+	q->next = d->deferred;
+	if (d->deferred)
+		d->deferred->prev = q;
+	d->deferred = q;
+}
+
+static void handle_line(struct downstream *d, const char *line, size_t len, int final)
+{
+	struct json *j = &d->j;
+	struct req r = { d, j, NULL, 0, -1, line, len, final };
+	int id, method, params;
+	size_t s, e, i;
+
+	if (json_parse(j, line, len)) {
+		reply_error(d, NULL, 0, -32700, "parse error: the line is not valid JSON");
+		return;
+	}
+	if (json_type(j, 0) == JSMN_ARRAY) {
+		reply_error(d, NULL, 0, -32600, "invalid request: batches are not supported");
+		return;
+	}
+	id = json_get(j, 0, "id");
+	method = json_get(j, 0, "method");
+	params = json_get(j, 0, "params");
+	if (id >= 0 && (json_type(j, id) == JSMN_STRING ||
+			(json_type(j, id) == JSMN_PRIMITIVE && !json_is_null(j, id) &&
+			 !json_is_true(j, id) && j->js[j->tok[id].start] != 'f'))) {
+		json_span(j, id, &s, &e);
+		r.id = j->js + s;
+		r.idn = e - s;
+	}
+	if (json_type(j, 0) != JSMN_OBJECT || !json_streq(j, json_get(j, 0, "jsonrpc"), "2.0") ||
+	    (id >= 0 && !r.id) || (params >= 0 && json_type(j, params) != JSMN_OBJECT &&
+				   json_type(j, params) != JSMN_ARRAY)) {
+		reply_error(d, r.id, r.idn, -32600, "invalid request: not a JSON-RPC 2.0 message");
+		return;
+	}
+	if (method < 0) {
+		/* A response from the agent: mcpmux sends it no requests yet. */
+		if (!r.id || (json_get(j, 0, "result") < 0 && json_get(j, 0, "error") < 0))
+			reply_error(d, r.id, r.idn, -32600, "invalid request: no method");
+		return;
+	}
+	if (json_type(j, method) != JSMN_STRING) {
+		reply_error(d, r.id, r.idn, -32600, "invalid request: method must be a string");
+		return;
+	}
+	r.params = params;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		if (!json_streq(j, method, methods[i].name))
+			continue;
+		if (methods[i].is_request && !r.id)
+			return;	/* a request sent as a notification gets no answer */
+		methods[i].fn(&r);
+		return;
+	}
+	if (r.id) {
+		struct buf m = BUF_INIT;
+
+		buf_puts(&m, "method not found: ");
+		json_string(j, method, &m);
+		reply_error(d, r.id, r.idn, -32601, m.data);
+		buf_free(&m);
+	}
+}
+
+/* --- input --- */
+
+static void begin_stop(struct downstream *d)
+{
+	d->stopping = 1;
+	loop_stop(d->loop);
+}
+
+static void take_lines(struct downstream *d)
+{
+	size_t start = 0;
+	char *nl;
+
+	while ((nl = memchr(d->in.data + d->scanned, '\n', d->in.len - d->scanned))) {
+		size_t end = (size_t)(nl - d->in.data), len = end - start;
+
+		if (d->discarding) {
+			d->discarding = 0;
+			reply_error(d, NULL, 0, -32700, "parse error: the line is too long");
+		} else {
+			if (len && d->in.data[end - 1] == '\r')
+				len--;
+			d->in.data[start + len] = '\0';
+			if (len)
+				handle_line(d, d->in.data + start, len, 0);
+		}
+		start = end + 1;
+		d->scanned = start;
+		if (d->stopping)
+			break;
+	}
+	buf_consume(&d->in, start);
+	d->scanned = d->in.len;
+	if (d->in.len > DOWN_MAX_LINE) {
+		d->discarding = 1;
+		buf_reset(&d->in);
+		d->scanned = 0;
+	}
+}
+
+static void on_stdin(int fd, short revents, void *arg)
+{
+	struct downstream *d = arg;
+	ssize_t n;
+
+	(void)revents;
+	buf_reserve(&d->in, 65536);
+	n = read(fd, d->in.data + d->in.len, d->in.cap - d->in.len - 1);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		log_debug("stdin closed");
+		begin_stop(d);
+		return;
+	}
+	d->in.len += (size_t)n;
+	d->in.data[d->in.len] = '\0';
+	take_lines(d);
+}
+
+static void on_signal(int fd, short revents, void *arg)
+{
+	char c[16];
+
+	(void)revents;
+	while (read(fd, c, sizeof(c)) > 0)
+		;
+	begin_stop(arg);
+}
+
+static void signal_handler(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	if (write(sig_pipe[1], &c, 1) < 0)
+		(void)0;
+	errno = saved;
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if (sig_pipe[0] < 0 && pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		return;
+	sa.sa_handler = signal_handler;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+struct downstream *downstream_new(struct loop *loop, struct mux *m, int in_fd, int out_fd)
+{
+	struct downstream *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		abort();
+	d->loop = loop;
+	d->mux = m;
+	d->in_fd = in_fd;
+	d->out_fd = out_fd;
+	json_init(&d->j);
+	m->on_change = on_mux_change;
+	m->on_notify = on_mux_notify;
+	m->arg = d;
+	return d;
+}
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Writes what is queued, waiting at most until `end`. */
+static void drain_output(struct downstream *d, int64_t end)
+{
+	struct pollfd p = { d->out_fd, POLLOUT, 0 };
+	int64_t now;
+
+	write_out(d);
+	while (d->out.len && (now = loop_now()) < end) {
+		if (poll(&p, 1, (int)(end - now)) <= 0)
+			break;
+		write_out(d);
+	}
+}
+
+int downstream_run(struct downstream *d)
+{
+	int64_t end;
+
+	setup_signals();
+	set_nonblock(d->out_fd);
+	loop_io_add(d->loop, d->in_fd, POLLIN, on_stdin, d);
+	if (sig_pipe[0] >= 0)
+		loop_io_add(d->loop, sig_pipe[0], POLLIN, on_signal, d);
+	mux_start(d->mux);
+	if (loop_run(d->loop))
+		d->status = 1;
+	/* Stop: abandon pending work, end the sessions, say what is queued. */
+	end = loop_now() + CLOSE_TIMEOUT_MS + 500;
+	loop_io_del(d->loop, d->in_fd);
+	if (sig_pipe[0] >= 0)
+		loop_io_del(d->loop, sig_pipe[0]);
+	if (d->out_watch) {
+		loop_io_del(d->loop, d->out_fd);
+		d->out_watch = 0;
+	}
+	mux_close(d->mux, CLOSE_TIMEOUT_MS);
+	while (d->calls)
+		dcall_free(d->calls);
+	drain_output(d, end);
+	return d->status;
+}
+
+void downstream_free(struct downstream *d)
+{
+	if (!d)
+		return;
+	while (d->calls)
+		dcall_free(d->calls);
+	while (d->deferred)
+		deferred_free(d->deferred);
+	if (d->flush)
+		loop_timer_cancel(d->loop, d->flush);
+	if (d->changed)
+		loop_timer_cancel(d->loop, d->changed);
+	buf_free(&d->in);
+	buf_free(&d->out);
+	json_free(&d->j);
+	free(d);
+}

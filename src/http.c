@@ -1,0 +1,211 @@
+/* http.c - one HTTP exchange over curl multi; see include/http.h. */
+#include "http.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+static char *xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (!p)
+		abort();
+	return p;
+}
+
+static void check_headers(struct http *h)
+{
+	char *ct = NULL;
+	size_t i;
+
+	if (h->headers_done)
+		return;
+	h->headers_done = 1;
+	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->status);
+	curl_easy_getinfo(h->easy, CURLINFO_CONTENT_TYPE, &ct);
+	h->ctype[0] = '\0';
+	for (i = 0; ct && ct[i] && ct[i] != ';' && !isspace((unsigned char)ct[i]) &&
+	     i + 1 < sizeof(h->ctype); i++)
+		h->ctype[i] = (char)tolower((unsigned char)ct[i]);
+	h->ctype[i] = '\0';
+	if (h->want_stream)
+		h->streaming = h->want_stream(h, h->arg);
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct http *h = ud;
+	size_t n = size * nmemb;
+
+	check_headers(h);
+	if (h->streaming)
+		return h->on_data(h, p, n, h->arg) ? 0 : n;
+	if (h->body.len + n > HTTP_MAX_BODY) {
+		h->too_big = 1;
+		return 0;
+	}
+	buf_add(&h->body, p, n);
+	return n;
+}
+
+/* Keeps the headers mcpmux acts on; header names match case-insensitively. */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct http *h = ud;
+	size_t n = size * nmemb, k, e;
+	char **slot = NULL;
+
+	if (n > 5 && strncmp(p, "HTTP/", 5) == 0) {
+		/* A new response (after a 1xx, or a redirect): forget the old one. */
+		free(h->session_id);
+		free(h->www_auth);
+		h->session_id = NULL;
+		h->www_auth = NULL;
+		return n;
+	}
+	if (n > 15 && strncasecmp(p, "mcp-session-id:", 15) == 0) {
+		slot = &h->session_id;
+		k = 15;
+	} else if (n > 17 && strncasecmp(p, "www-authenticate:", 17) == 0) {
+		slot = &h->www_auth;
+		k = 17;
+	} else {
+		return n;
+	}
+	while (k < n && (p[k] == ' ' || p[k] == '\t'))
+		k++;
+	e = n;
+	while (e > k && (p[e - 1] == '\r' || p[e - 1] == '\n' || p[e - 1] == ' '))
+		e--;
+	free(*slot);
+	*slot = xstrndup(p + k, e - k);
+	return n;
+}
+
+struct http *http_new(struct loop *loop, const char *method, const char *url)
+{
+	struct http *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		abort();
+	h->loop = loop;
+	h->easy = curl_easy_init();
+	if (!h->easy)
+		abort();
+	curl_easy_setopt(h->easy, CURLOPT_URL, url);
+	curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST,
+			 strcmp(method, "GET") == 0 ? NULL : method);
+	curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(h->easy, CURLOPT_WRITEDATA, h);
+	curl_easy_setopt(h->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h->easy, CURLOPT_HEADERDATA, h);
+	curl_easy_setopt(h->easy, CURLOPT_ERRORBUFFER, h->errbuf);
+	curl_easy_setopt(h->easy, CURLOPT_NOSIGNAL, 1L);
+	/* A credential must never follow a redirect to another host. */
+	curl_easy_setopt(h->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h->easy, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(h->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Responses are whatever the server sends; no transparent decoding games. */
+	curl_easy_setopt(h->easy, CURLOPT_ACCEPT_ENCODING, NULL);
+	return h;
+}
+
+void http_header_line(struct http *h, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(h->hdrs, line);
+
+	if (!n)
+		abort();
+	h->hdrs = n;
+}
+
+void http_header(struct http *h, const char *name, const char *value)
+{
+	struct buf line = BUF_INIT;
+
+	buf_printf(&line, "%s: %s", name, value);
+	http_header_line(h, line.data);
+	buf_wipe(&line);
+}
+
+void http_body(struct http *h, const char *data, size_t n)
+{
+	buf_reset(&h->reqbody);
+	buf_add(&h->reqbody, data, n);
+}
+
+static void on_done(CURL *easy, CURLcode res, void *arg)
+{
+	struct http *h = arg;
+
+	(void)easy;
+	h->running = 0;
+	h->result = res;
+	check_headers(h);
+	h->on_done(h, h->arg);
+}
+
+int http_start(struct http *h, long timeout_ms, long connect_timeout_ms)
+{
+	/* Without "Expect:" curl waits up to a second before sending a large body. */
+	http_header_line(h, "Expect:");
+	curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->hdrs);
+	if (h->reqbody.len || h->reqbody.data) {
+		curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, buf_str(&h->reqbody));
+		curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)h->reqbody.len);
+	}
+	curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+	if (loop_xfer_add(h->loop, h->easy, on_done, h))
+		return -1;
+	h->running = 1;
+	return 0;
+}
+
+void http_abort(struct http *h)
+{
+	if (h->running)
+		loop_xfer_del(h->loop, h->easy);
+	h->running = 0;
+}
+
+void http_free(struct http *h)
+{
+	struct curl_slist *s;
+
+	if (!h)
+		return;
+	http_abort(h);
+	curl_easy_cleanup(h->easy);
+	for (s = h->hdrs; s; s = s->next)
+		sodium_memzero(s->data, strlen(s->data));
+	curl_slist_free_all(h->hdrs);
+	buf_free(&h->reqbody);
+	buf_free(&h->body);
+	free(h->session_id);
+	free(h->www_auth);
+	free(h);
+}
+
+void http_describe_error(const struct http *h, struct buf *out)
+{
+	if (h->too_big) {
+		buf_printf(out, "response larger than %u MiB", HTTP_MAX_BODY >> 20);
+	} else if (h->result == CURLE_COULDNT_CONNECT) {
+		buf_puts(out, "connection refused");
+	} else if (h->result == CURLE_OPERATION_TIMEDOUT) {
+		buf_puts(out, "timed out");
+	} else if (h->result != CURLE_OK && h->result != CURLE_WRITE_ERROR) {
+		buf_puts(out, h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->result));
+	} else if (h->status >= 400 || h->status < 200) {
+		buf_printf(out, "HTTP %ld", h->status);
+	} else {
+		buf_puts(out, "unexpected response");
+	}
+}

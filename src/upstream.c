@@ -1,0 +1,935 @@
+/* upstream.c - one Streamable HTTP MCP session per connector; see include/upstream.h. */
+#include "upstream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "creds.h"
+#include "http.h"
+#include "log.h"
+#include "sse.h"
+
+const char *const mcp_versions[] = { "2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25" };
+const size_t mcp_nversions = sizeof(mcp_versions) / sizeof(mcp_versions[0]);
+
+#define MAX_PAGES	1000
+#define MAX_TOOLS	10000
+
+enum req_kind {
+	REQ_INIT,	/* initialize */
+	REQ_INITIALIZED, /* notifications/initialized */
+	REQ_LIST,	/* tools/list, one page */
+	REQ_USER,	/* a request made through upstream_request() */
+	REQ_POST,	/* a fire-and-forget message (notification, reply to the server) */
+	REQ_DELETE	/* ending the session */
+};
+
+struct up_req {
+	struct upstream *up;	/* owner */
+	struct up_req *prev, *next; /* in up->reqs */
+	enum req_kind kind;
+	long long id;		/* JSON-RPC id sent upstream; 0 for messages without one */
+	struct buf body;	/* the JSON-RPC message, kept for a retry */
+	struct http *http;	/* the exchange in flight, or NULL while waiting */
+	struct sse_parser sse;	/* for text/event-stream replies */
+	struct json j;		/* scratch parse of a reply */
+	struct loop_timer *deadline;
+	struct buf inbox;	/* messages from the stream, one per line, not yet handled */
+	struct loop_timer *drain; /* handles the inbox outside curl's callbacks */
+	long timeout_ms;
+	int waiting;		/* queued until the session is ready */
+	int sent;		/* the message reached the wire at least once */
+	int answered;		/* the reply callback ran */
+	int retried;		/* already retried after a session expiry */
+	up_reply_cb cb;
+	void *arg;
+	struct buf failure;	/* error to report from a 0 ms timer */
+};
+
+struct upstream {
+	struct loop *loop;		/* not owned */
+	const struct config *cfg;	/* not owned */
+	const struct connector_cfg *c;	/* not owned */
+	struct up_events ev;
+	enum up_state state;
+	struct buf reason;		/* why ERROR, for the user */
+	struct buf hint;		/* what to do about it */
+	char *session_id;		/* Mcp-Session-Id, or NULL */
+	char proto[16];			/* negotiated protocol version */
+	long long next_id;
+	struct up_req *reqs;		/* every request and message in flight or waiting */
+	struct up_tool *tools, *newtools; /* current list; the one being listed */
+	size_t ntools, nnewtools;
+	int pages;
+	unsigned char list_hash[crypto_generichash_BYTES]; /* of the current list */
+	crypto_generichash_state hashing; /* over the list being built */
+	uint64_t generation;
+	int64_t started_at, latency;
+	struct secret *token;		/* the credential, or NULL */
+	int closing;
+	struct http *del;		/* the DELETE in flight */
+	int announced_error;		/* the current error was logged once */
+};
+
+int mcp_version_known(const char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < mcp_nversions; i++)
+		if (strlen(mcp_versions[i]) == n && memcmp(mcp_versions[i], v, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* --- small helpers --- */
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		abort();
+	return p;
+}
+
+static void free_tools(struct up_tool *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(t[i].name);
+		free(t[i].json);
+	}
+	free(t);
+}
+
+long upstream_timeout_ms(const struct upstream *up)
+{
+	return up->c->timeout_ms ? up->c->timeout_ms : up->cfg->call_timeout_ms;
+}
+
+static void notify_changed(struct upstream *up)
+{
+	if (up->ev.changed)
+		up->ev.changed(up, up->ev.arg);
+}
+
+/* Moves the connector to ERROR, once per failure: one clear line, not a flood. */
+static void set_error(struct upstream *up, const char *reason, const char *hint)
+{
+	int same = up->state == UP_ERROR && strcmp(buf_str(&up->reason), reason) == 0;
+
+	buf_reset(&up->reason);
+	buf_puts(&up->reason, reason);
+	buf_reset(&up->hint);
+	buf_puts(&up->hint, hint ? hint : "");
+	up->state = UP_ERROR;
+	if (!same)
+		log_warn("connector '%s': %s%s%s", up->c->alias, reason,
+			 hint && *hint ? " - " : "", hint ? hint : "");
+	notify_changed(up);
+}
+
+/* --- request life cycle --- */
+
+static void req_unlink(struct up_req *r)
+{
+	struct upstream *up = r->up;
+
+	if (r->prev)
+		r->prev->next = r->next;
+	else if (up->reqs == r)
+		up->reqs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+}
+
+static void req_free(struct up_req *r)
+{
+	req_unlink(r);
+	if (r->deadline)
+		loop_timer_cancel(r->up->loop, r->deadline);
+	if (r->drain)
+		loop_timer_cancel(r->up->loop, r->drain);
+	http_free(r->http);
+	sse_free(&r->sse);
+	json_free(&r->j);
+	buf_free(&r->body);
+	buf_free(&r->inbox);
+	buf_free(&r->failure);
+	free(r);
+}
+
+static void req_finish(struct up_req *r, const char *msg, size_t n,
+		       const struct json *j, const char *err);
+static void req_send(struct up_req *r);
+static void start_session(struct upstream *up);
+static void session_failed(struct upstream *up, const char *reason, const char *hint);
+
+static void on_deadline(void *arg)
+{
+	struct up_req *r = arg;
+	struct upstream *up = r->up;
+	struct buf msg = BUF_INIT;
+	long secs = (r->timeout_ms + 999) / 1000;
+	up_reply_cb cb;
+	void *cb_arg;
+
+	r->deadline = NULL;
+	if (r->kind == REQ_INIT || r->kind == REQ_LIST || r->kind == REQ_INITIALIZED) {
+		buf_printf(&msg, "no answer within %ld s", secs);
+		http_abort(r->http);
+		session_failed(up, msg.data, "check that the url is an MCP endpoint and the server is responsive");
+		buf_free(&msg);
+		return;
+	}
+	cb = r->cb;
+	cb_arg = r->arg;
+	buf_printf(&msg, "connector '%s' did not answer within %ld s (the request was cancelled)",
+		   up->c->alias, secs);
+	upstream_cancel(up, r, "timed out");
+	if (cb)
+		cb(up, NULL, 0, NULL, msg.data, cb_arg);
+	buf_free(&msg);
+}
+
+static struct up_req *req_new(struct upstream *up, enum req_kind kind, long timeout_ms)
+{
+	struct up_req *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		abort();
+	r->up = up;
+	r->kind = kind;
+	r->timeout_ms = timeout_ms;
+	json_init(&r->j);
+	r->next = up->reqs;
+	if (up->reqs)
+		up->reqs->prev = r;
+	up->reqs = r;
+	if (timeout_ms > 0)
+		r->deadline = loop_timer_add(up->loop, timeout_ms, on_deadline, r);
+	return r;
+}
+
+static void build_message(struct up_req *r, const char *method, const char *params,
+			  size_t plen, int with_id)
+{
+	buf_reset(&r->body);
+	buf_puts(&r->body, "{\"jsonrpc\":\"2.0\",");
+	if (with_id) {
+		r->id = ++r->up->next_id;
+		buf_printf(&r->body, "\"id\":%lld,", r->id);
+	}
+	buf_puts(&r->body, "\"method\":");
+	json_escape_str(&r->body, method);
+	if (params) {
+		buf_puts(&r->body, ",\"params\":");
+		buf_add(&r->body, params, plen);
+	}
+	buf_putc(&r->body, '}');
+}
+
+/* Flattens an upstream JSON value onto one line: outside strings, CR and LF
+   are only white space, and inside strings JSON cannot hold them raw. */
+static void one_line(char *p, size_t n)
+{
+	char *e = p + n;
+
+	while ((p = memchr(p, '\n', (size_t)(e - p))))
+		*p++ = ' ';
+}
+
+static void one_line_all(char *p, size_t n)
+{
+	size_t i;
+
+	one_line(p, n);
+	for (i = 0; i < n; i++)
+		if (p[i] == '\r')
+			p[i] = ' ';
+}
+
+/* --- replies --- */
+
+static void post_message(struct upstream *up, const char *json, size_t n);
+
+static void answer_server_request(struct upstream *up, const struct json *j)
+{
+	int id = json_get(j, 0, "id"), method = json_get(j, 0, "method");
+	struct buf out = BUF_INIT;
+	size_t s, e;
+
+	json_span(j, id, &s, &e);
+	buf_puts(&out, "{\"jsonrpc\":\"2.0\",\"id\":");
+	buf_add(&out, j->js + s, e - s);
+	if (json_streq(j, method, "ping"))
+		buf_puts(&out, ",\"result\":{}}");
+	else
+		buf_puts(&out, ",\"error\":{\"code\":-32601,\"message\":\"mcpmux does not forward this request yet\"}}");
+	post_message(up, out.data, out.len);
+	buf_free(&out);
+}
+
+/*
+ * One JSON-RPC message from the connector, on the reply to request r.
+ * Returns 1 when it was r's response.
+ */
+static int handle_message(struct up_req *r, const char *msg, size_t n)
+{
+	struct upstream *up = r->up;
+	struct json *j = &r->j;
+	int id, method;
+	long long v;
+
+	if (json_parse(j, msg, n) || json_type(j, 0) != JSMN_OBJECT)
+		return 0;
+	id = json_get(j, 0, "id");
+	method = json_get(j, 0, "method");
+	if (method >= 0 && id >= 0 && !json_is_null(j, id)) {
+		answer_server_request(up, j);
+		return 0;
+	}
+	if (method >= 0) {
+		if (up->ev.notify)
+			up->ev.notify(up, msg, n, j, up->ev.arg);
+		return 0;
+	}
+	if (json_int(j, id, &v) || v != r->id)
+		return 0;
+	if (json_get(j, 0, "result") < 0 && json_get(j, 0, "error") < 0)
+		return 0;
+	req_finish(r, msg, n, j, NULL);
+	return 1;
+}
+
+/*
+ * Handles the messages the stream delivered so far. Never runs inside a curl
+ * callback, so handling a message may free r and its transfer. Returns 1
+ * when r was answered (and may be gone).
+ */
+static int drain_inbox(struct up_req *r)
+{
+	struct buf in = r->inbox;
+	size_t off = 0;
+	int done = 0;
+
+	buf_init(&r->inbox);
+	while (off < in.len && !done) {
+		char *nl = memchr(in.data + off, '\n', in.len - off);
+		size_t n = (size_t)(nl - (in.data + off));
+
+		*nl = '\0';
+		done = handle_message(r, in.data + off, n);
+		off += n + 1;
+	}
+	buf_free(&in);
+	return done;
+}
+
+static void on_drain(void *arg)
+{
+	struct up_req *r = arg;
+
+	r->drain = NULL;
+	drain_inbox(r);
+}
+
+static int on_sse_event(const struct sse_event *ev, void *arg)
+{
+	struct up_req *r = arg;
+	size_t at = r->inbox.len;
+
+	if (strcmp(ev->type, "message") != 0)
+		return 0;
+	buf_add(&r->inbox, ev->data, ev->data_len);
+	one_line_all(r->inbox.data + at, ev->data_len);
+	buf_putc(&r->inbox, '\n');
+	if (!r->drain)
+		r->drain = loop_timer_add(r->up->loop, 0, on_drain, r);
+	return 0;
+}
+
+static int want_stream(struct http *h, void *arg)
+{
+	struct up_req *r = arg;
+
+	if (h->status == 200 && strcmp(h->ctype, "text/event-stream") == 0) {
+		sse_init(&r->sse, on_sse_event, r);
+		return 1;
+	}
+	return 0;
+}
+
+static int on_stream_data(struct http *h, const char *data, size_t n, void *arg)
+{
+	struct up_req *r = arg;
+
+	(void)h;
+	/* Once answered, the rest of the stream is drained and ignored. */
+	if (r->answered)
+		return 0;
+	return sse_feed(&r->sse, data, n) ? 1 : 0;
+}
+
+static const char *hint_for(const struct http *h)
+{
+	if (h->result == CURLE_COULDNT_CONNECT || h->result == CURLE_COULDNT_RESOLVE_HOST)
+		return "is the server running at that url?";
+	if (h->result == CURLE_OPERATION_TIMEDOUT)
+		return "the server did not answer in time";
+	if (h->result != CURLE_OK)
+		return "check the url and the network";
+	if (h->status == 401 || h->status == 403)
+		return "check the connector's token";
+	if (h->status == 404 || h->status == 405)
+		return "check the url path of the MCP endpoint";
+	if (h->status >= 500)
+		return "the server failed; see its logs";
+	return "is this an MCP Streamable HTTP endpoint?";
+}
+
+static void session_expired(struct up_req *r)
+{
+	struct upstream *up = r->up;
+
+	log_info("connector '%s': session expired, initializing again", up->c->alias);
+	free(up->session_id);
+	up->session_id = NULL;
+	r->retried = 1;
+	r->waiting = 1;
+	http_free(r->http);
+	r->http = NULL;
+	if (up->state != UP_STARTING)
+		start_session(up);
+}
+
+static void handle_init_reply(struct up_req *r, const char *msg, size_t n, const struct json *j);
+static void handle_list_reply(struct up_req *r, const struct json *j);
+static void send_initialized(struct upstream *up);
+
+static void on_http_done(struct http *h, void *arg)
+{
+	struct up_req *r = arg;
+	struct upstream *up = r->up;
+	struct buf err = BUF_INIT;
+	int ok = h->result == CURLE_OK && !h->too_big;
+
+	if (r->kind == REQ_POST) {
+		req_free(r);
+		return;
+	}
+	if (r->kind == REQ_INITIALIZED) {
+		req_free(r);
+		if (ok && h->status >= 200 && h->status < 300) {
+			/* initialized sent: now list tools */
+			struct up_req *l = req_new(up, REQ_LIST, upstream_timeout_ms(up));
+
+			build_message(l, "tools/list", NULL, 0, 1);
+			req_send(l);
+		} else {
+			buf_puts(&err, "notifications/initialized failed: ");
+			http_describe_error(h, &err);
+			session_failed(up, err.data, hint_for(h));
+		}
+		buf_free(&err);
+		return;
+	}
+	if (r->drain) {
+		loop_timer_cancel(up->loop, r->drain);
+		r->drain = NULL;
+	}
+	if (!r->answered && r->inbox.len && drain_inbox(r))
+		return;	/* answered: r was freed, or is freed below when still ours */
+	if (r->answered) {
+		req_free(r);
+		return;
+	}
+	if (ok && h->status == 404 && r->kind == REQ_USER && up->session_id && !r->retried) {
+		session_expired(r);
+		return;
+	}
+	if (ok && h->status == 200 && !h->streaming) {
+		if (h->body.len)
+			one_line_all(h->body.data, h->body.len);
+		if (handle_message(r, buf_str(&h->body), h->body.len))
+			return;	/* req_finish freed r */
+		buf_puts(&err, json_validate(buf_str(&h->body), h->body.len) ?
+			 "invalid JSON in the response" : "no JSON-RPC response to the request");
+	} else if (ok && h->status == 200) {
+		buf_puts(&err, "the event stream ended without a response");
+	} else {
+		http_describe_error(h, &err);
+	}
+	req_finish(r, NULL, 0, NULL, err.data);
+	buf_free(&err);
+}
+
+/* The connector answered r (or failed to): dispatch by kind, then free r. */
+static void req_finish(struct up_req *r, const char *msg, size_t n,
+		       const struct json *j, const char *err)
+{
+	struct upstream *up = r->up;
+
+	r->answered = 1;
+	if (r->kind == REQ_INIT || r->kind == REQ_LIST) {
+		struct http *h = r->http;
+
+		if (err) {
+			struct buf why = BUF_INIT;
+			const char *hint = h ? hint_for(h) : "";
+
+			buf_printf(&why, "%s failed: %s",
+				   r->kind == REQ_INIT ? "initialize" : "tools/list", err);
+			session_failed(up, why.data, hint);
+			buf_free(&why);
+		} else if (r->kind == REQ_INIT) {
+			handle_init_reply(r, msg, n, j);
+		} else {
+			handle_list_reply(r, j);
+		}
+		/* r may already be gone if the session failed (all requests freed). */
+		return;
+	}
+	if (r->deadline) {
+		loop_timer_cancel(up->loop, r->deadline);
+		r->deadline = NULL;
+	}
+	if (r->cb) {
+		r->cb(up, msg, n, j, err, r->arg);
+		r->cb = NULL;
+	}
+	/* A streamed reply goes on draining; free once the transfer ends. */
+	if (!r->http || !r->http->running)
+		req_free(r);
+}
+
+static void add_auth(struct upstream *up, struct http *h)
+{
+	struct secret *line;
+
+	if (!up->token)
+		return;
+	line = creds_header_line(up->c->auth_header, up->c->auth_scheme, up->token);
+	http_header_line(h, line->p);
+	secret_free(line);
+}
+
+static void req_send(struct up_req *r)
+{
+	struct upstream *up = r->up;
+	struct http *h;
+	size_t i;
+
+	if (up->state != UP_STARTING && up->state != UP_READY) {
+		r->waiting = 1;
+		return;
+	}
+	if (r->kind == REQ_USER && up->state != UP_READY) {
+		r->waiting = 1;
+		return;
+	}
+	r->waiting = 0;
+	h = http_new(up->loop, "POST", up->c->url);
+	r->http = h;
+	http_header(h, "Content-Type", "application/json");
+	http_header(h, "Accept", "application/json, text/event-stream");
+	if (r->kind != REQ_INIT) {
+		http_header(h, "MCP-Protocol-Version", up->proto);
+		if (up->session_id)
+			http_header(h, "Mcp-Session-Id", up->session_id);
+	}
+	for (i = 0; i < up->c->nheaders; i++)
+		http_header_line(h, up->c->headers[i]);
+	add_auth(up, h);
+	http_body(h, r->body.data, r->body.len);
+	h->want_stream = want_stream;
+	h->on_data = on_stream_data;
+	h->on_done = on_http_done;
+	h->arg = r;
+	if (r->sent)
+		sse_free(&r->sse);
+	r->sent = 1;
+	if (http_start(h, r->timeout_ms ? r->timeout_ms + 1000 : 0,
+		       up->cfg->connect_timeout_ms) != 0)
+		log_error("connector '%s': cannot start a transfer", up->c->alias);
+}
+
+static void post_message(struct upstream *up, const char *json, size_t n)
+{
+	struct up_req *r = req_new(up, REQ_POST, 5000);
+
+	buf_add(&r->body, json, n);
+	req_send(r);
+}
+
+/* --- the session --- */
+
+static void fail_waiting(struct upstream *up)
+{
+	struct up_req *r = up->reqs, *next;
+	struct buf err = BUF_INIT;
+
+	buf_printf(&err, "connector '%s' is unavailable: %s", up->c->alias, buf_str(&up->reason));
+	for (; r; r = next) {
+		next = r->next;
+		if (r->kind == REQ_USER && r->waiting)
+			req_finish(r, NULL, 0, NULL, err.data);
+	}
+	buf_free(&err);
+}
+
+static void abort_session_reqs(struct upstream *up)
+{
+	struct up_req *r = up->reqs, *next;
+
+	for (; r; r = next) {
+		next = r->next;
+		if (r->kind == REQ_INIT || r->kind == REQ_INITIALIZED || r->kind == REQ_LIST)
+			req_free(r);
+	}
+}
+
+static void session_failed(struct upstream *up, const char *reason, const char *hint)
+{
+	abort_session_reqs(up);
+	free_tools(up->newtools, up->nnewtools);
+	up->newtools = NULL;
+	up->nnewtools = 0;
+	set_error(up, reason, hint);
+	fail_waiting(up);
+}
+
+static void start_session(struct upstream *up)
+{
+	struct up_req *r;
+	struct buf params = BUF_INIT;
+	struct buf err = BUF_INIT;
+
+	abort_session_reqs(up);
+	up->state = UP_STARTING;
+	up->started_at = loop_now();
+	if (up->c->token && !up->token) {
+		up->token = creds_resolve(up->c->token, &err);
+		if (!up->token) {
+			session_failed(up, err.data, "fix the token reference in the config");
+			buf_free(&err);
+			return;
+		}
+	}
+	buf_printf(&params, "{\"protocolVersion\":\"%s\",\"capabilities\":{},"
+		   "\"clientInfo\":{\"name\":\"mcpmux\",\"version\":\"%s\"}}",
+		   mcp_versions[mcp_nversions - 1], MCPMUX_VERSION);
+	r = req_new(up, REQ_INIT, upstream_timeout_ms(up));
+	build_message(r, "initialize", params.data, params.len, 1);
+	buf_free(&params);
+	req_send(r);
+}
+
+static void handle_init_reply(struct up_req *r, const char *msg, size_t n, const struct json *j)
+{
+	struct upstream *up = r->up;
+	int res = json_get(j, 0, "result"), pv = json_get(j, res, "protocolVersion");
+	size_t len;
+
+	(void)msg;
+	(void)n;
+	if (res < 0) {
+		struct buf why = BUF_INIT;
+		int emsg = json_get(j, json_get(j, 0, "error"), "message");
+
+		buf_puts(&why, "initialize was refused: ");
+		if (json_string(j, emsg, &why))
+			buf_puts(&why, "no message");
+		session_failed(up, why.data, "check the server's logs");
+		buf_free(&why);
+		return;
+	}
+	len = json_type(j, pv) == JSMN_STRING ? (size_t)(j->tok[pv].end - j->tok[pv].start) : 0;
+	if (!len || !mcp_version_known(j->js + j->tok[pv].start, len) || len >= sizeof(up->proto)) {
+		session_failed(up, "the server speaks an unsupported protocol version",
+			       "mcpmux speaks 2024-11-05 to 2025-11-25");
+		return;
+	}
+	memcpy(up->proto, j->js + j->tok[pv].start, len);
+	up->proto[len] = '\0';
+	free(up->session_id);
+	up->session_id = r->http && r->http->session_id ? xstrdup(r->http->session_id) : NULL;
+	req_free(r);
+	send_initialized(up);
+}
+
+static void send_initialized(struct upstream *up)
+{
+	struct up_req *r = req_new(up, REQ_INITIALIZED, upstream_timeout_ms(up));
+
+	build_message(r, "notifications/initialized", NULL, 0, 0);
+	req_send(r);
+}
+
+static int add_tool(struct upstream *up, const struct json *j, int t)
+{
+	struct up_tool *tool;
+	struct buf name = BUF_INIT;
+	size_t s, e, ns, ne;
+	int nm = json_get(j, t, "name");
+	int ann = json_get(j, t, "annotations");
+
+	if (json_type(j, t) != JSMN_OBJECT || json_string(j, nm, &name) || !name.len) {
+		buf_free(&name);
+		return -1;
+	}
+	if (up->nnewtools >= MAX_TOOLS) {
+		buf_free(&name);
+		return -1;
+	}
+	up->newtools = realloc(up->newtools, (up->nnewtools + 1) * sizeof(*up->newtools));
+	if (!up->newtools)
+		abort();
+	tool = &up->newtools[up->nnewtools++];
+	json_span(j, t, &s, &e);
+	json_span(j, nm, &ns, &ne);
+	tool->json_len = e - s;
+	tool->json = malloc(tool->json_len + 1);
+	if (!tool->json)
+		abort();
+	memcpy(tool->json, j->js + s, tool->json_len);
+	tool->json[tool->json_len] = '\0';
+	tool->name_start = ns - s;
+	tool->name_end = ne - s;
+	tool->name = buf_detach(&name, NULL);
+	tool->read_only = json_is_true(j, json_get(j, ann, "readOnlyHint"));
+	crypto_generichash_update(&up->hashing, (const unsigned char *)tool->json,
+				  tool->json_len);
+	return 0;
+}
+
+static void finish_listing(struct upstream *up)
+{
+	unsigned char h[crypto_generichash_BYTES];
+	int first = up->latency < 0;
+
+	crypto_generichash_final(&up->hashing, h, sizeof(h));
+	if (first || memcmp(h, up->list_hash, sizeof(h)) != 0) {
+		memcpy(up->list_hash, h, sizeof(h));
+		free_tools(up->tools, up->ntools);
+		up->tools = up->newtools;
+		up->ntools = up->nnewtools;
+		up->generation++;
+	} else {
+		free_tools(up->newtools, up->nnewtools);
+	}
+	up->newtools = NULL;
+	up->nnewtools = 0;
+	if (first)
+		up->latency = loop_now() - up->started_at;
+	up->state = UP_READY;
+	log_info("connector '%s': ready, %zu tools (%s)", up->c->alias, up->ntools, up->proto);
+	notify_changed(up);
+	/* Requests that waited for the session go out now. */
+	for (struct up_req *r = up->reqs; r; r = r->next)
+		if (r->waiting && r->kind == REQ_USER && up->state == UP_READY)
+			req_send(r);
+}
+
+static void handle_list_reply(struct up_req *r, const struct json *j)
+{
+	struct upstream *up = r->up;
+	int res = json_get(j, 0, "result"), tools = json_get(j, res, "tools");
+	int cur = json_get(j, res, "nextCursor"), k, i;
+	struct up_req *next;
+	size_t s, e;
+
+	if (up->pages == 0)
+		crypto_generichash_init(&up->hashing, NULL, 0, sizeof(up->list_hash));
+	if (json_type(j, tools) != JSMN_ARRAY) {
+		session_failed(up, "tools/list returned no tools array", "is this an MCP server with tools?");
+		return;
+	}
+	for (i = 0, k = tools + 1; i < json_size(j, tools); i++, k = json_next(j, k))
+		if (add_tool(up, j, k))
+			log_warn("connector '%s': skipped a malformed tool definition", up->c->alias);
+	up->pages++;
+	if (json_type(j, cur) == JSMN_STRING && up->pages < MAX_PAGES) {
+		struct buf params = BUF_INIT;
+
+		json_span(j, cur, &s, &e);
+		buf_puts(&params, "{\"cursor\":");
+		buf_add(&params, j->js + s, e - s);
+		buf_putc(&params, '}');
+		next = req_new(up, REQ_LIST, upstream_timeout_ms(up));
+		build_message(next, "tools/list", params.data, params.len, 1);
+		buf_free(&params);
+		req_free(r);
+		req_send(next);
+		return;
+	}
+	up->pages = 0;
+	req_free(r);
+	finish_listing(up);
+}
+
+/* --- public --- */
+
+struct upstream *upstream_new(struct loop *loop, const struct config *cfg,
+			      const struct connector_cfg *c, const struct up_events *ev)
+{
+	struct upstream *up = calloc(1, sizeof(*up));
+
+	if (!up)
+		abort();
+	up->loop = loop;
+	up->cfg = cfg;
+	up->c = c;
+	if (ev)
+		up->ev = *ev;
+	up->state = c->enabled ? UP_STARTING : UP_DISABLED;
+	up->latency = -1;
+	return up;
+}
+
+void upstream_start(struct upstream *up)
+{
+	if (up->state == UP_DISABLED)
+		return;
+	start_session(up);
+}
+
+static void fail_later(void *arg)
+{
+	struct up_req *r = arg;
+
+	r->deadline = NULL;
+	req_finish(r, NULL, 0, NULL, r->failure.data);
+}
+
+struct up_req *upstream_request(struct upstream *up, const char *method,
+				const char *params, size_t params_len, long timeout_ms,
+				up_reply_cb cb, void *arg)
+{
+	struct up_req *r;
+
+	if (!timeout_ms)
+		timeout_ms = upstream_timeout_ms(up);
+	r = req_new(up, REQ_USER, timeout_ms);
+	r->cb = cb;
+	r->arg = arg;
+	build_message(r, method, params, params_len, 1);
+	if (up->state == UP_ERROR || up->state == UP_DISABLED || up->closing) {
+		/* Answer on the next turn of the loop, never inside the caller. */
+		buf_printf(&r->failure, "connector '%s' is %s%s%s", up->c->alias,
+			   up->state == UP_DISABLED ? "disabled" : "unavailable",
+			   up->state == UP_ERROR ? ": " : "",
+			   up->state == UP_ERROR ? buf_str(&up->reason) : "");
+		loop_timer_cancel(up->loop, r->deadline);
+		r->deadline = loop_timer_add(up->loop, 0, fail_later, r);
+		return r;
+	}
+	req_send(r);
+	return r;
+}
+
+void upstream_cancel(struct upstream *up, struct up_req *r, const char *reason)
+{
+	int was_sent = r->sent && !r->answered && r->id;
+
+	r->cb = NULL;
+	if (was_sent && up->state == UP_READY) {
+		struct buf n = BUF_INIT;
+
+		buf_printf(&n, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\","
+			   "\"params\":{\"requestId\":%lld,\"reason\":", r->id);
+		json_escape_str(&n, reason ? reason : "cancelled");
+		buf_puts(&n, "}}");
+		post_message(up, n.data, n.len);
+		buf_free(&n);
+	}
+	req_free(r);
+}
+
+static void on_delete_done(struct http *h, void *arg)
+{
+	struct upstream *up = arg;
+
+	(void)h;
+	http_free(up->del);
+	up->del = NULL;
+	up->state = UP_CLOSED;
+}
+
+void upstream_close(struct upstream *up, long timeout_ms)
+{
+	struct http *h;
+	size_t i;
+
+	up->closing = 1;
+	while (up->reqs)
+		req_free(up->reqs);
+	if (!up->session_id || up->state == UP_DISABLED) {
+		up->state = up->state == UP_DISABLED ? UP_DISABLED : UP_CLOSED;
+		return;
+	}
+	h = http_new(up->loop, "DELETE", up->c->url);
+	http_header(h, "Mcp-Session-Id", up->session_id);
+	http_header(h, "MCP-Protocol-Version", up->proto);
+	for (i = 0; i < up->c->nheaders; i++)
+		http_header_line(h, up->c->headers[i]);
+	add_auth(up, h);
+	h->on_done = on_delete_done;
+	h->arg = up;
+	up->del = h;
+	if (http_start(h, timeout_ms, timeout_ms) != 0) {
+		http_free(h);
+		up->del = NULL;
+		up->state = UP_CLOSED;
+	}
+}
+
+int upstream_closed(const struct upstream *up)
+{
+	return up->del == NULL;
+}
+
+void upstream_free(struct upstream *up)
+{
+	if (!up)
+		return;
+	while (up->reqs)
+		req_free(up->reqs);
+	http_free(up->del);
+	free_tools(up->tools, up->ntools);
+	free_tools(up->newtools, up->nnewtools);
+	free(up->session_id);
+	secret_free(up->token);
+	buf_free(&up->reason);
+	buf_free(&up->hint);
+	free(up);
+}
+
+const struct connector_cfg *upstream_cfg(const struct upstream *up) { return up->c; }
+enum up_state upstream_state(const struct upstream *up) { return up->state; }
+const char *upstream_reason(const struct upstream *up) { return buf_str(&up->reason); }
+const char *upstream_hint(const struct upstream *up) { return buf_str(&up->hint); }
+int64_t upstream_latency_ms(const struct upstream *up) { return up->latency; }
+uint64_t upstream_generation(const struct upstream *up) { return up->generation; }
+
+const struct up_tool *upstream_tools(const struct upstream *up, size_t *n)
+{
+	*n = up->ntools;
+	return up->tools;
+}
+
+const char *upstream_state_name(enum up_state s)
+{
+	switch (s) {
+	case UP_DISABLED: return "disabled";
+	case UP_STARTING: return "starting";
+	case UP_READY: return "active";
+	case UP_ERROR: return "error";
+	case UP_CLOSED: return "closed";
+	}
+	return "?";
+}
