@@ -13,7 +13,7 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Silences info (not warnings or errors): for commands whose stdout is the report. */
+/* Silences info and warnings (not errors): for commands whose stdout is the report. */
 void log_quiet(int quiet);
 
 #endif

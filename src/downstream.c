@@ -183,8 +183,8 @@ static void on_mux_notify(struct mux *m, struct upstream *up, const char *msg, s
 	int method = json_get(j, 0, "method");
 
 	(void)m;
-	if (json_streq(j, method, "notifications/progress") ||
-	    json_streq(j, method, "notifications/message")) {
+	/* Progress tokens are the agent's own, passed upstream in _meta untouched. */
+	if (json_streq(j, method, "notifications/progress")) {
 		buf_add(&d->out, msg, n);
 		end_message(d);
 	} else {

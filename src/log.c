@@ -50,6 +50,8 @@ void log_warn(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (quiet_on)
+		return;
 	va_start(ap, fmt);
 	vlog("warning: ", fmt, ap);
 	va_end(ap);

@@ -550,3 +550,11 @@ export async function runMux(args, { env = {}, timeout = 20000, configPath, clos
   ].map((p) => withTimeout(p, 2000, 'pipes').catch(() => {})));
   return { code, signal, stdout, stderr, ms: Date.now() - started, timedOut };
 }
+
+/** The tools every test-server has, in its order. */
+export const BASE_TOOLS = ['echo', 'add', 'sleep', 'rich', 'big_schema'];
+
+/** Lines of text that mention word. */
+export function linesMentioning(text, word) {
+  return text.split('\n').filter((l) => l.includes(word));
+}

@@ -29,7 +29,46 @@ async function initialize(url, headers = {}) {
   });
 }
 
+// Raw HTTP: the exact bytes the server puts on the wire.
+async function rawPost(url, sid, body) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream',
+      'MCP-Protocol-Version': '2025-06-18',
+      ...(sid ? { 'Mcp-Session-Id': sid } : {}),
+    },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(3000),
+  });
+  return { res, bytes: Buffer.from(await res.arrayBuffer()) };
+}
+
 describe('test-server', () => {
+  for (const mode of ['json', 'sse']) {
+    test(`${mode} mode: payload bytes on the wire are JSON.stringify of the fixtures`, async () => {
+      // The mcpmux splice tests rely on this: the upstream's bytes for the
+      // big schema and the rich result are exactly these strings.
+      const srv = await startServer(['--mode', mode]);
+      const { res } = await rawPost(srv.url, null, {
+        jsonrpc: '2.0', id: 1, method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+      });
+      const sid = res.headers.get('mcp-session-id');
+      assert.ok(sid);
+      const list = await rawPost(srv.url, sid, { jsonrpc: '2.0', id: 2, method: 'tools/list' });
+      assert.ok(list.bytes.includes(Buffer.from(JSON.stringify(bigSchema()))));
+      const call = await rawPost(srv.url, sid,
+        { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'rich', arguments: {} } });
+      assert.ok(call.bytes.includes(Buffer.from(JSON.stringify(richResult().structuredContent))));
+      assert.ok(call.bytes.includes(Buffer.from(JSON.stringify(RICH_TEXT))));
+      assert.ok(call.bytes.includes(Buffer.from('\u2028', 'utf8')), 'U+2028 is sent raw');
+      assert.ok(!call.bytes.includes(Buffer.from('\\u2028')), 'U+2028 is not escaped');
+      await srv.stop();
+    });
+  }
+
   for (const mode of ['json', 'sse']) {
     test(`${mode} mode: tools, calls, stats, expiry`, async () => {
       const srv = await startServer(['--mode', mode, '--name', `sanity-${mode}`]);
