@@ -423,17 +423,21 @@ static void on_http_done(struct http *h, void *arg)
 		return;
 	}
 	if (r->kind == REQ_INITIALIZED) {
-		req_free(r);
-		if (ok && h->status >= 200 && h->status < 300) {
+		int accepted = ok && h->status >= 200 && h->status < 300;
+
+		if (!accepted) {
+			buf_puts(&err, "notifications/initialized failed: ");
+			http_describe_error(h, &err);
+		}
+		req_free(r);	/* frees h too */
+		if (accepted) {
 			/* initialized sent: now list tools */
 			struct up_req *l = req_new(up, REQ_LIST, upstream_timeout_ms(up));
 
 			build_message(l, "tools/list", NULL, 0, 1);
 			req_send(l);
 		} else {
-			buf_puts(&err, "notifications/initialized failed: ");
-			http_describe_error(h, &err);
-			session_failed(up, err.data, hint_for(h));
+			session_failed(up, err.data, "is this an MCP Streamable HTTP endpoint?");
 		}
 		buf_free(&err);
 		return;
