@@ -1,0 +1,708 @@
+/* test_json.c - unit tests for the JSON layer (src/json.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "json.h"
+
+/* Lengths come from sizeof so that inputs may hold NUL bytes. */
+struct doc {
+	const char *s;
+	size_t n;
+};
+
+#define DOC(lit) { (lit), sizeof(lit) - 1 }
+
+static void check_docs(const struct doc *d, size_t count, int want_valid)
+{
+	size_t k;
+
+	for (k = 0; k < count; k++) {
+		int r = json_validate(d[k].s, d[k].n);
+
+		if ((r == 0) != want_valid)
+			fail_msg("json_validate(#%zu \"%.*s\") = %d, wanted %s", k,
+				 (int)d[k].n, d[k].s, r, want_valid ? "valid" : "invalid");
+	}
+}
+
+/* Invalid documents must fail json_parse() as well, with no tokens left behind. */
+static void check_parse_rejects(const struct doc *d, size_t count)
+{
+	struct json j;
+	size_t k;
+
+	json_init(&j);
+	for (k = 0; k < count; k++) {
+		if (json_parse(&j, d[k].s, d[k].n) != -1)
+			fail_msg("json_parse(#%zu \"%.*s\") accepted", k, (int)d[k].n, d[k].s);
+		assert_int_equal(json_type(&j, 0), JSMN_UNDEFINED);
+	}
+	json_free(&j);
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static void test_validate_valid(void **state)
+{
+	static const struct doc d[] = {
+		DOC("{}"), DOC("[]"), DOC("true"), DOC("false"), DOC("null"), DOC("\"\""),
+		DOC("0"), DOC("-0"), DOC("1.5e-3"), DOC("1E+2"), DOC("1e5"), DOC("-12.25E2"),
+		DOC("0.0"), DOC("-0.5e+3"), DOC("123456789012345678901234567890"),
+		DOC("  {\"a\" : [1, 2.0, {\"b\": null}] , \"c\":\"d\"}  "),
+		DOC("\t\r\n[ ]\n"), DOC("[[[]],[{}]]"),
+		DOC("{\"a\":{\"b\":{\"c\":[true,false,null,0,\"s\",{}]}}}"),
+		DOC("[true,false,null]"), DOC("{\"\":\"\"}"), DOC("{\"a\":1,\"a\":2}"),
+		/* every escape */
+		DOC("\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u0041 \\uABcd \\u0000\""),
+		/* multi-byte UTF-8: 2, 3 and 4 bytes, and the edges of the ranges */
+		DOC("\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""),
+		DOC("\"\xc2\x80 \xdf\xbf \xe0\xa0\x80 \xed\x9f\xbf \xee\x80\x80 \xef\xbf\xbf\""),
+		DOC("\"\xf0\x90\x80\x80 \xf4\x8f\xbf\xbf\""),
+		DOC("{\"\xf0\x9f\x98\x80\":\"\x7f\"}"),
+	};
+
+	(void)state;
+	check_docs(d, COUNT(d), 1);
+}
+
+static void test_validate_invalid(void **state)
+{
+	static const struct doc d[] = {
+		/* structure */
+		DOC("[1,]"), DOC("{\"a\":1,}"), DOC("{\"a\" 1}"), DOC("{\"a\":1 \"b\":2}"),
+		DOC("[1 2]"), DOC("[,1]"), DOC("[1,,2]"), DOC("{,}"), DOC("{\"a\"}"),
+		DOC("{\"a\":}"), DOC("{1:2}"), DOC("{a:1}"), DOC("[\"a\":1]"),
+		DOC("["), DOC("]"), DOC("{"), DOC("}"), DOC("[}"), DOC("{]"), DOC("[[]"),
+		DOC(","), DOC(":"),
+		/* more than one value */
+		DOC("{} {}"), DOC("1 2"), DOC("\"a\"\"b\""), DOC("[]]"), DOC("{}x"),
+		/* nothing */
+		DOC(""), DOC(" "), DOC("\t\n\r "),
+		/* numbers */
+		DOC("01"), DOC("-01"), DOC("00"), DOC("1."), DOC(".5"), DOC("+1"), DOC("-"),
+		DOC("1e"), DOC("1e+"), DOC("1.e3"), DOC("0x10"), DOC("Infinity"), DOC("NaN"),
+		DOC("-Infinity"), DOC("1_000"),
+		/* literals and bare words */
+		DOC("tru"), DOC("True"), DOC("nul"), DOC("nullx"), DOC("[nulls]"), DOC("abc"),
+		DOC("undefined"),
+		/* strings */
+		DOC("'a'"), DOC("{'a':1}"), DOC("\"abc"), DOC("\""), DOC("\"\\\""),
+		DOC("\"a\x01" "b\""), DOC("\"\t\""), DOC("\"\n\""), DOC("\"\x1f\""),
+		DOC("\"\\x\""), DOC("\"\\a\""), DOC("\"\\U0041\""), DOC("\"\\u12\""),
+		DOC("\"\\u12G4\""), DOC("\"\\u\""), DOC("\"\\"),
+		/* NUL bytes, inside and outside strings */
+		DOC("[1\0]"), DOC("\"a\0b\""), DOC("{}\0"),
+	};
+
+	(void)state;
+	check_docs(d, COUNT(d), 0);
+	check_parse_rejects(d, COUNT(d));
+}
+
+static void test_validate_invalid_utf8(void **state)
+{
+	static const struct doc d[] = {
+		DOC("\"\xc0\x80\""),		/* overlong NUL */
+		DOC("\"\xc1\xbf\""),		/* overlong 2-byte */
+		DOC("\"\xe0\x80\x80\""),	/* overlong 3-byte */
+		DOC("\"\xf0\x80\x80\x80\""),	/* overlong 4-byte */
+		DOC("\"\x80\""),		/* lone continuation byte */
+		DOC("\"a\xbf" "b\""),
+		DOC("\"\xed\xa0\x80\""),	/* encoded surrogate U+D800 */
+		DOC("\"\xed\xbf\xbf\""),	/* encoded surrogate U+DFFF */
+		DOC("\"\xf4\x90\x80\x80\""),	/* U+110000 */
+		DOC("\"\xf5\x80\x80\x80\""),
+		DOC("\"\xff\""), DOC("\"\xfe\""),
+		DOC("\"\xc3\""),		/* truncated before the closing quote */
+		DOC("\"\xe2\x82\""),
+		DOC("\"\xf0\x9f\x98\""),
+		DOC("\"\xf0\x9f\x98"),		/* truncated at the end of the input */
+		DOC("\"\xc3"),
+		DOC("\"\xe2\x82 \""),		/* continuation replaced by a space */
+		DOC("\xc3\xa9"),		/* UTF-8 outside a string */
+		DOC("[\"a\",\"\xc0\x80\"]"),
+		DOC("{\"\xc0\x80\":1}"),	/* in a key */
+	};
+
+	(void)state;
+	check_docs(d, COUNT(d), 0);
+	check_parse_rejects(d, COUNT(d));
+}
+
+static char *nested(int depth, const char *open, const char *inner, const char *close)
+{
+	struct buf b = BUF_INIT;
+	int k;
+
+	for (k = 0; k < depth; k++)
+		buf_puts(&b, open);
+	buf_puts(&b, inner);
+	for (k = 0; k < depth; k++)
+		buf_puts(&b, close);
+	return buf_detach(&b, NULL);
+}
+
+static void check_depth(const char *open, const char *inner, const char *close)
+{
+	struct json j;
+	char *ok = nested(JSON_MAX_DEPTH, open, inner, close);
+	char *deep = nested(JSON_MAX_DEPTH + 1, open, inner, close);
+
+	json_init(&j);
+	assert_int_equal(json_validate(ok, strlen(ok)), 0);
+	assert_int_equal(json_parse(&j, ok, strlen(ok)), 0);
+	assert_int_equal(json_next(&j, 0), j.ntok);
+	assert_int_equal(json_validate(deep, strlen(deep)), -1);
+	assert_int_equal(json_parse(&j, deep, strlen(deep)), -1);
+	json_free(&j);
+	free(ok);
+	free(deep);
+}
+
+static void test_validate_depth(void **state)
+{
+	(void)state;
+	check_depth("[", "", "]");
+	check_depth("[", "1", "]");
+	check_depth("{\"a\":", "0", "}");
+}
+
+static const char nav_doc[] =
+	"{\"name\":\"x\\\"y\",\"n\":-42,\"f\":1.5,\"t\":true,\"fa\":false,\"nu\":null,"
+	"\"arr\":[1,\"two\",{\"k\":[]},[3]],\"obj\":{\"inner\":\"v\"},\"e\":\"\"}";
+
+static void check_span(const struct json *j, int i, const char *want)
+{
+	size_t s, e;
+
+	json_span(j, i, &s, &e);
+	assert_true(e >= s);
+	assert_int_equal(e - s, strlen(want));
+	assert_memory_equal(j->js + s, want, e - s);
+}
+
+static void test_parse_navigate(void **state)
+{
+	struct json j;
+	int i, k;
+
+	(void)state;
+	json_init(&j);
+	assert_int_equal(json_parse(&j, nav_doc, sizeof(nav_doc) - 1), 0);
+	assert_int_equal(json_type(&j, 0), JSMN_OBJECT);
+	assert_int_equal(json_size(&j, 0), 9);
+	assert_int_equal(json_next(&j, 0), j.ntok);
+	check_span(&j, 0, nav_doc);
+
+	i = json_get(&j, 0, "name");
+	assert_int_equal(json_type(&j, i), JSMN_STRING);
+	check_span(&j, i, "\"x\\\"y\"");	/* quotes included */
+	assert_true(json_streq(&j, i, "x\\\"y"));	/* raw, still escaped */
+	assert_false(json_streq(&j, i, "x\"y"));
+	assert_false(json_streq(&j, i, "x"));
+	assert_false(json_streq(&j, i, "x\\\"yz"));
+
+	i = json_get(&j, 0, "e");
+	check_span(&j, i, "\"\"");
+	assert_true(json_streq(&j, i, ""));
+	assert_false(json_is_null(&j, i));
+
+	i = json_get(&j, 0, "arr");
+	assert_int_equal(json_type(&j, i), JSMN_ARRAY);
+	assert_int_equal(json_size(&j, i), 4);
+	check_span(&j, i, "[1,\"two\",{\"k\":[]},[3]]");
+	/* walk the elements with json_next() */
+	{
+		static const int types[] = { JSMN_PRIMITIVE, JSMN_STRING, JSMN_OBJECT, JSMN_ARRAY };
+		static const char *const spans[] = { "1", "\"two\"", "{\"k\":[]}", "[3]" };
+		int el = i + 1;
+
+		for (k = 0; k < 4; k++) {
+			assert_int_equal(json_type(&j, el), types[k]);
+			check_span(&j, el, spans[k]);
+			el = json_next(&j, el);
+		}
+		/* past the array comes the next key */
+		assert_true(json_streq(&j, el, "obj"));
+		assert_int_equal(json_next(&j, i), el);
+	}
+
+	i = json_get(&j, 0, "obj");
+	assert_int_equal(json_type(&j, i), JSMN_OBJECT);
+	assert_int_equal(json_size(&j, i), 1);
+	assert_true(json_streq(&j, json_get(&j, i, "inner"), "v"));
+
+	/* only direct members are found, and only keys, never values */
+	assert_int_equal(json_get(&j, 0, "inner"), -1);
+	assert_int_equal(json_get(&j, 0, "k"), -1);
+	assert_int_equal(json_get(&j, 0, "v"), -1);
+	assert_int_equal(json_get(&j, 0, "two"), -1);
+	assert_int_equal(json_get(&j, 0, "missing"), -1);
+	assert_int_equal(json_get(&j, 0, "Name"), -1);
+	assert_int_equal(json_get(&j, json_get(&j, 0, "arr"), "k"), -1);	/* not an object */
+	assert_int_equal(json_get(&j, -1, "name"), -1);
+
+	/* literals */
+	assert_true(json_is_true(&j, json_get(&j, 0, "t")));
+	assert_false(json_is_true(&j, json_get(&j, 0, "fa")));
+	assert_false(json_is_true(&j, json_get(&j, 0, "nu")));
+	assert_false(json_is_true(&j, json_get(&j, 0, "n")));
+	assert_false(json_is_true(&j, -1));
+	assert_true(json_is_null(&j, json_get(&j, 0, "nu")));
+	assert_true(json_is_null(&j, json_get(&j, 0, "missing")));
+	assert_true(json_is_null(&j, -1));
+	assert_false(json_is_null(&j, json_get(&j, 0, "fa")));
+	assert_false(json_is_null(&j, json_get(&j, 0, "n")));
+	assert_false(json_is_null(&j, json_get(&j, 0, "obj")));
+
+	/* absent indexes */
+	assert_int_equal(json_type(&j, -1), JSMN_UNDEFINED);
+	assert_int_equal(json_type(&j, j.ntok), JSMN_UNDEFINED);
+	assert_int_equal(json_size(&j, -1), 0);
+	assert_int_equal(json_next(&j, -1), j.ntok);
+	assert_false(json_streq(&j, -1, ""));
+
+	json_free(&j);
+}
+
+static void test_parse_reuse(void **state)
+{
+	static const char a[] = "[1,2,3]", b[] = "{\"x\":\"y\"}", bad[] = "[1,]";
+	struct json j;
+
+	(void)state;
+	json_init(&j);
+	assert_int_equal(json_parse(&j, a, sizeof(a) - 1), 0);
+	assert_int_equal(json_size(&j, 0), 3);
+	assert_int_equal(json_parse(&j, b, sizeof(b) - 1), 0);
+	assert_int_equal(json_type(&j, 0), JSMN_OBJECT);
+	assert_true(json_streq(&j, json_get(&j, 0, "x"), "y"));
+	/* a failed parse leaves no stale tokens behind */
+	assert_int_equal(json_parse(&j, bad, sizeof(bad) - 1), -1);
+	assert_int_equal(j.ntok, 0);
+	assert_int_equal(json_get(&j, 0, "x"), -1);
+	json_free(&j);
+	json_free(&j);	/* freeing twice is harmless */
+}
+
+/* Top-level scalars and strings are JSON texts too (RFC 8259). */
+static void test_parse_top_level_string(void **state)
+{
+	static const char s[] = "\"hi\"";
+	struct json j;
+
+	(void)state;
+	json_init(&j);
+	assert_int_equal(json_parse(&j, s, sizeof(s) - 1), 0);
+	assert_true(json_streq(&j, 0, "hi"));
+	assert_int_equal(json_parse(&j, " 42 ", 4), 0);
+	assert_int_equal(json_type(&j, 0), JSMN_PRIMITIVE);
+	json_free(&j);
+}
+
+/*
+ * BUG in src/json.c (reported; enable by deleting the skip() once fixed):
+ * json_parse() refuses a top-level number or literal that is not followed by
+ * white space, although json_validate() accepts it. jsmn in JSMN_STRICT mode
+ * returns JSMN_ERROR_PART when a primitive runs to the end of the input.
+ */
+static void test_parse_top_level_scalar(void **state)
+{
+	static const char *const docs[] = { "42", "-0", "1.5e-3", "true", "false", "null", " 7" };
+	struct json j;
+	long long v;
+	size_t k;
+
+	(void)state;
+	skip();
+	json_init(&j);
+	for (k = 0; k < COUNT(docs); k++) {
+		assert_int_equal(json_validate(docs[k], strlen(docs[k])), 0);
+		if (json_parse(&j, docs[k], strlen(docs[k])) != 0)
+			fail_msg("json_parse(\"%s\") = -1, json_validate() accepts it", docs[k]);
+		assert_int_equal(json_type(&j, 0), JSMN_PRIMITIVE);
+	}
+	assert_int_equal(json_parse(&j, "42", 2), 0);
+	assert_int_equal(json_int(&j, 0, &v), 0);
+	assert_int_equal(v, 42);
+	json_free(&j);
+}
+
+/* Parses `[...]` and returns json_int() of element k. */
+static int int_at(struct json *j, int k, long long *v)
+{
+	int i = 1;
+
+	while (k--)
+		i = json_next(j, i);
+	return json_int(j, i, v);
+}
+
+static void test_json_int(void **state)
+{
+	static const char doc[] =
+		"[0,-0,42,-42,9223372036854775807,-9223372036854775807,"
+		"9223372036854775808,99999999999999999999,-9223372036854775809,"
+		"1.5,1e3,1.0,-1.5,true,null,\"5\",{},[]]";
+	struct json j;
+	long long v;
+	int k;
+
+	(void)state;
+	json_init(&j);
+	assert_int_equal(json_parse(&j, doc, sizeof(doc) - 1), 0);
+	v = 7;
+	assert_int_equal(int_at(&j, 0, &v), 0);
+	assert_int_equal(v, 0);
+	v = 7;
+	assert_int_equal(int_at(&j, 1, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(int_at(&j, 2, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(int_at(&j, 3, &v), 0);
+	assert_int_equal(v, -42);
+	assert_int_equal(int_at(&j, 4, &v), 0);
+	assert_true(v == 9223372036854775807LL);
+	assert_int_equal(int_at(&j, 5, &v), 0);
+	assert_true(v == -9223372036854775807LL);
+	/* overflow, non-integers and other types are refused, leaving v alone */
+	for (k = 6; k < 18; k++) {
+		v = 7;
+		if (int_at(&j, k, &v) != -1)
+			fail_msg("json_int accepted element %d", k);
+		assert_int_equal(v, 7);
+	}
+	assert_int_equal(json_int(&j, -1, &v), -1);
+	json_free(&j);
+}
+
+/*
+ * BUG in src/json.c (reported, minor; enable by deleting the skip() once fixed):
+ * json_int() refuses -9223372036854775808 (LLONG_MIN), which fits a long long;
+ * the overflow check is done on the magnitude as a positive number.
+ */
+static void test_json_int_min(void **state)
+{
+	static const char doc[] = "[-9223372036854775808]";
+	struct json j;
+	long long v = 0;
+
+	(void)state;
+	skip();
+	json_init(&j);
+	assert_int_equal(json_parse(&j, doc, sizeof(doc) - 1), 0);
+	assert_int_equal(json_int(&j, 1, &v), 0);
+	assert_true(v == -9223372036854775807LL - 1);
+	json_free(&j);
+}
+
+/* json_string() of the single string in `doc` (a one-element array), appended to out. */
+static int unescape(const char *doc, struct buf *out)
+{
+	struct json j;
+	int r;
+
+	json_init(&j);
+	assert_int_equal(json_parse(&j, doc, strlen(doc)), 0);
+	r = json_string(&j, 1, out);
+	json_free(&j);
+	return r;
+}
+
+static void test_json_string(void **state)
+{
+	static const char want[] =
+		"\"\\/\b\f\n\r\tA\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\0z \xc3\xa9";
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	assert_int_equal(unescape("[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\\u00e9\\u20AC"
+				  "\\ud83d\\ude00\\u0000z \xc3\xa9\"]", &b), 0);
+	assert_int_equal(b.len, sizeof(want) - 1);
+	assert_memory_equal(b.data, want, b.len);
+	assert_int_equal(b.data[b.len], '\0');
+
+	/* a surrogate pair is one code point, four UTF-8 bytes */
+	buf_reset(&b);
+	assert_int_equal(unescape("[\"\\ud83d\\ude00\"]", &b), 0);
+	assert_int_equal(b.len, 4);
+	assert_memory_equal(b.data, "\xf0\x9f\x98\x80", 4);
+	buf_reset(&b);
+	assert_int_equal(unescape("[\"\\uD83D\\uDE00\"]", &b), 0);
+	assert_memory_equal(b.data, "\xf0\x9f\x98\x80", 4);
+	buf_reset(&b);
+	assert_int_equal(unescape("[\"\\udbff\\udfff\"]", &b), 0);	/* U+10FFFF */
+	assert_memory_equal(b.data, "\xf4\x8f\xbf\xbf", 4);
+	buf_reset(&b);
+	assert_int_equal(unescape("[\"\\uffff\\u07ff\\u0080\"]", &b), 0);
+	assert_string_equal(b.data, "\xef\xbf\xbf\xdf\xbf\xc2\x80");
+
+	/* json_string() appends */
+	buf_reset(&b);
+	buf_puts(&b, "pre:");
+	assert_int_equal(unescape("[\"x\"]", &b), 0);
+	assert_string_equal(b.data, "pre:x");
+	buf_reset(&b);
+	assert_int_equal(unescape("[\"\"]", &b), 0);
+	assert_int_equal(b.len, 0);
+	buf_free(&b);
+}
+
+static void test_json_string_bad_surrogates(void **state)
+{
+	static const char *const docs[] = {
+		"[\"\\ud83d\"]",		/* lone high */
+		"[\"\\ud83dx\"]",
+		"[\"a\\ud83d\\n\"]",
+		"[\"\\ude00\"]",		/* lone low */
+		"[\"x\\udfff\"]",
+		"[\"\\ude00\\ud83d\"]",	/* reversed */
+		"[\"\\ud83d\\u0041\"]",	/* high then non-low */
+		"[\"\\ud83d\\ud83d\"]",	/* high then high */
+		"[\"\\ud83d\\ue000\"]",
+		"[\"\\ud83d\\\\ude00\"]",	/* an escaped backslash, not an escape */
+	};
+	struct buf b = BUF_INIT;
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < COUNT(docs); k++) {
+		buf_reset(&b);
+		if (unescape(docs[k], &b) != -1)
+			fail_msg("json_string(%s) accepted", docs[k]);
+	}
+	buf_free(&b);
+}
+
+static void test_json_string_wrong_type(void **state)
+{
+	static const char doc[] = "{\"a\":1,\"b\":[\"x\"],\"c\":null}";
+	struct json j;
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	json_init(&j);
+	assert_int_equal(json_parse(&j, doc, sizeof(doc) - 1), 0);
+	assert_int_equal(json_string(&j, json_get(&j, 0, "a"), &b), -1);
+	assert_int_equal(json_string(&j, json_get(&j, 0, "b"), &b), -1);
+	assert_int_equal(json_string(&j, json_get(&j, 0, "c"), &b), -1);
+	assert_int_equal(json_string(&j, json_get(&j, 0, "zz"), &b), -1);
+	assert_int_equal(json_string(&j, 0, &b), -1);
+	assert_int_equal(json_string(&j, 1, &b), 0);	/* a key is a string */
+	assert_string_equal(buf_str(&b), "a");
+	json_free(&j);
+	buf_free(&b);
+}
+
+static void check_escape(const char *in, size_t n, const char *want)
+{
+	struct buf b = BUF_INIT;
+
+	json_escape(&b, in, n);
+	assert_string_equal(buf_str(&b), want);
+	assert_int_equal(b.len, strlen(want));
+	assert_int_equal(json_validate(b.data, b.len), 0);
+	buf_free(&b);
+}
+
+#define ESC(lit, want) check_escape((lit), sizeof(lit) - 1, (want))
+
+static void test_json_escape(void **state)
+{
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	ESC("", "\"\"");
+	ESC("plain / text", "\"plain / text\"");
+	ESC("\x01", "\"\\u0001\"");
+	ESC("\x1f\x0b", "\"\\u001f\\u000b\"");
+	ESC("a\0b", "\"a\\u0000b\"");
+	ESC("\x7f", "\"\x7f\"");
+	ESC("\"", "\"\\\"\"");
+	ESC("\\", "\"\\\\\"");
+	ESC("say \"hi\"\\", "\"say \\\"hi\\\"\\\\\"");
+	ESC("\n", "\"\\n\"");
+	ESC("\r\t\b\f", "\"\\r\\t\\b\\f\"");
+	/* valid UTF-8 goes through untouched */
+	ESC("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf",
+	    "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\"");
+	/* each byte that does not start a valid sequence becomes U+FFFD */
+	ESC("a\xff" "b", "\"a\\ufffdb\"");
+	ESC("\x80", "\"\\ufffd\"");
+	ESC("\xc3", "\"\\ufffd\"");
+	ESC("\xc3" "a", "\"\\ufffda\"");
+	ESC("\xc0\x80", "\"\\ufffd\\ufffd\"");
+	ESC("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");
+	ESC("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+	ESC("\xe2\x82", "\"\\ufffd\\ufffd\"");
+	ESC("\xf0\x9f\x98" "\xc3\xa9", "\"\\ufffd\\ufffd\\ufffd\xc3\xa9\"");
+
+	/* appends to what is there */
+	buf_puts(&b, "{\"k\":");
+	json_escape_str(&b, "v\n");
+	buf_putc(&b, '}');
+	assert_string_equal(buf_str(&b), "{\"k\":\"v\\n\"}");
+	buf_free(&b);
+}
+
+static size_t put_utf8(char *p, uint32_t cp)
+{
+	if (cp < 0x80) {
+		p[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		p[0] = (char)(0xc0 | (cp >> 6));
+		p[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		p[0] = (char)(0xe0 | (cp >> 12));
+		p[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		p[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	p[0] = (char)(0xf0 | (cp >> 18));
+	p[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	p[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	p[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+static uint32_t lcg(uint32_t *state)
+{
+	*state = *state * 1103515245u + 12345u;
+	return *state >> 8;
+}
+
+/* A code point from each UTF-8 length class, never a surrogate. */
+static uint32_t random_cp(uint32_t *rng)
+{
+	uint32_t cp;
+
+	switch (lcg(rng) % 4) {
+	case 0:
+		return lcg(rng) % 0x80;
+	case 1:
+		return 0x80 + lcg(rng) % (0x800 - 0x80);
+	case 2:
+		do
+			cp = 0x800 + lcg(rng) % (0x10000 - 0x800);
+		while (cp >= 0xd800 && cp <= 0xdfff);
+		return cp;
+	default:
+		return 0x10000 + lcg(rng) % (0x110000 - 0x10000);
+	}
+}
+
+static void check_round_trip(const char *in, size_t n)
+{
+	struct buf esc = BUF_INIT, back = BUF_INIT;
+	struct json j;
+
+	json_init(&j);
+	json_escape(&esc, in, n);
+	assert_int_equal(json_parse(&j, esc.data, esc.len), 0);
+	assert_int_equal(json_type(&j, 0), JSMN_STRING);
+	assert_int_equal(json_string(&j, 0, &back), 0);
+	assert_int_equal(back.len, n);
+	assert_memory_equal(back.data, in, n);
+	json_free(&j);
+	buf_free(&esc);
+	buf_free(&back);
+}
+
+static void test_escape_round_trip(void **state)
+{
+	char s[4 * 64];
+	uint32_t seed, rng;
+	size_t n, k, len;
+
+	(void)state;
+	/* every ASCII byte, NUL included */
+	for (k = 0; k < 128; k++)
+		s[k] = (char)k;
+	check_round_trip(s, 128);
+	check_round_trip("", 0);
+
+	for (seed = 1; seed <= 2000; seed++) {
+		rng = seed;
+		len = lcg(&rng) % 64;
+		for (n = 0, k = 0; k < len; k++)
+			n += put_utf8(s + n, random_cp(&rng));
+		check_round_trip(s, n);
+	}
+}
+
+/* 100000 objects: parsing and walking them must be linear, not quadratic. */
+static void test_large_array(void **state)
+{
+	const int count = 100000;
+	struct buf doc = BUF_INIT, name = BUF_INIT;
+	struct json j;
+	char want[32];
+	clock_t t0;
+	long long v;
+	int i, k;
+
+	(void)state;
+	buf_putc(&doc, '[');
+	for (k = 0; k < count; k++)
+		buf_printf(&doc, "%s{\"id\":%d,\"name\":\"item %d\",\"ok\":true}", k ? "," : "", k, k);
+	buf_putc(&doc, ']');
+
+	json_init(&j);
+	t0 = clock();
+	assert_int_equal(json_parse(&j, doc.data, doc.len), 0);
+	assert_int_equal(json_type(&j, 0), JSMN_ARRAY);
+	assert_int_equal(json_size(&j, 0), count);
+	assert_int_equal(j.ntok, 1 + count * 7);
+	for (i = 1, k = 0; k < count; k++, i = json_next(&j, i)) {
+		assert_int_equal(json_int(&j, json_get(&j, i, "id"), &v), 0);
+		assert_true(v == k);
+		buf_reset(&name);
+		assert_int_equal(json_string(&j, json_get(&j, i, "name"), &name), 0);
+		snprintf(want, sizeof(want), "item %d", k);
+		assert_string_equal(buf_str(&name), want);
+		assert_true(json_is_true(&j, json_get(&j, i, "ok")));
+	}
+	assert_int_equal(i, j.ntok);
+	assert_int_equal(json_next(&j, 0), j.ntok);
+	/* ~50 ms natively and a few seconds under valgrind; quadratic takes far longer */
+	assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 30.0);
+	json_free(&j);
+	buf_free(&doc);
+	buf_free(&name);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_validate_valid),
+		cmocka_unit_test(test_validate_invalid),
+		cmocka_unit_test(test_validate_invalid_utf8),
+		cmocka_unit_test(test_validate_depth),
+		cmocka_unit_test(test_parse_navigate),
+		cmocka_unit_test(test_parse_reuse),
+		cmocka_unit_test(test_parse_top_level_string),
+		cmocka_unit_test(test_parse_top_level_scalar),
+		cmocka_unit_test(test_json_int),
+		cmocka_unit_test(test_json_int_min),
+		cmocka_unit_test(test_json_string),
+		cmocka_unit_test(test_json_string_bad_surrogates),
+		cmocka_unit_test(test_json_string_wrong_type),
+		cmocka_unit_test(test_json_escape),
+		cmocka_unit_test(test_escape_round_trip),
+		cmocka_unit_test(test_large_array),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
