@@ -40,8 +40,18 @@ struct catalog {
 void catalog_init(struct catalog *c);
 void catalog_free(struct catalog *c);
 
-/* Rebuilds from the READY upstreams (and those with a previous list). */
+/* Rebuilds from every upstream's current tool list. */
 void catalog_build(struct catalog *c, struct upstream **ups, size_t nups, const char *prefix);
+
+/* The same from plain lists (what catalog_build uses; tests call it directly). */
+struct cat_source {
+	struct upstream *up;		/* recorded in entries, not dereferenced */
+	const struct connector_cfg *cfg; /* alias and tools/hide filters */
+	const struct up_tool *tools;
+	size_t ntools;
+};
+void catalog_build_from(struct catalog *c, const struct cat_source *src, size_t n,
+			const char *prefix);
 
 const struct cat_entry *catalog_find(const struct catalog *c, const char *name, size_t n);
 

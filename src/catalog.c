@@ -126,6 +126,7 @@ static void insert(struct catalog *c, size_t idx)
 
 struct cand {
 	struct upstream *up;
+	const struct connector_cfg *cfg;
 	const struct up_tool *tool;
 	char *name;
 	int altered;
@@ -158,7 +159,7 @@ static void assign(struct catalog *c, struct cand *cs, size_t nc, size_t budget)
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < nc; i++) {
 			struct cand *k = &cs[i];
-			const char *alias = upstream_cfg(k->up)->alias;
+			const char *alias = k->cfg->alias;
 
 			if (k->altered != pass)
 				continue;
@@ -204,20 +205,19 @@ static void assign(struct catalog *c, struct cand *cs, size_t nc, size_t budget)
 	free(tmp.slots);
 }
 
-void catalog_build(struct catalog *c, struct upstream **ups, size_t nups, const char *prefix)
+void catalog_build_from(struct catalog *c, const struct cat_source *src, size_t n,
+			const char *prefix)
 {
-	size_t budget = budget_for(prefix), nc = 0, cap = 0, u, t, ntools, i;
+	size_t budget = budget_for(prefix), nc = 0, cap = 0, u, t, i;
 	struct cand *cs = NULL;
 
 	clear(c);
-	for (u = 0; u < nups; u++) {
-		const struct up_tool *tools = upstream_tools(ups[u], &ntools);
-		const struct connector_cfg *cc = upstream_cfg(ups[u]);
-
-		for (t = 0; t < ntools; t++) {
+	for (u = 0; u < n; u++) {
+		for (t = 0; t < src[u].ntools; t++) {
+			const struct up_tool *tool = &src[u].tools[t];
 			struct buf name = BUF_INIT;
 
-			if (!config_tool_allowed(cc, tools[t].name))
+			if (!config_tool_allowed(src[u].cfg, tool->name))
 				continue;
 			if (nc == cap) {
 				cap = cap ? cap * 2 : 64;
@@ -225,10 +225,11 @@ void catalog_build(struct catalog *c, struct upstream **ups, size_t nups, const 
 				if (!cs)
 					abort();
 			}
-			cs[nc].up = ups[u];
-			cs[nc].tool = &tools[t];
+			cs[nc].up = src[u].up;
+			cs[nc].cfg = src[u].cfg;
+			cs[nc].tool = tool;
 			cs[nc].keep = 0;
-			names_make(cc->alias, tools[t].name, budget, &name, &cs[nc].altered);
+			names_make(src[u].cfg->alias, tool->name, budget, &name, &cs[nc].altered);
 			cs[nc].name = buf_detach(&name, NULL);
 			nc++;
 		}
@@ -237,6 +238,22 @@ void catalog_build(struct catalog *c, struct upstream **ups, size_t nups, const 
 	for (i = 0; i < nc; i++)
 		free(cs[i].name);
 	free(cs);
+}
+
+void catalog_build(struct catalog *c, struct upstream **ups, size_t nups, const char *prefix)
+{
+	struct cat_source *src = calloc(nups ? nups : 1, sizeof(*src));
+	size_t i;
+
+	if (!src)
+		abort();
+	for (i = 0; i < nups; i++) {
+		src[i].up = ups[i];
+		src[i].cfg = upstream_cfg(ups[i]);
+		src[i].tools = upstream_tools(ups[i], &src[i].ntools);
+	}
+	catalog_build_from(c, src, nups, prefix);
+	free(src);
 }
 
 void catalog_write_tools(const struct catalog *c, struct buf *out)

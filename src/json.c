@@ -3,6 +3,7 @@
 #define JSMN_STATIC
 #include "json.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,6 +252,27 @@ void json_free(struct json *j)
 	json_init(j);
 }
 
+/*
+ * jsmn in strict mode wants a delimiter after a primitive, so a document that
+ * is just `42` or `true` is tokenized here. The text is already validated.
+ */
+static int top_level_primitive(struct json *j, const char *js, size_t len)
+{
+	size_t s = skip_ws(js, 0, len), e = len;
+
+	if (s >= len || js[s] == '{' || js[s] == '[' || js[s] == '"')
+		return 0;
+	while (e > s && is_ws(js[e - 1]))
+		e--;
+	memset(&j->tok[0], 0, sizeof(j->tok[0]));
+	j->tok[0].type = JSMN_PRIMITIVE;
+	j->tok[0].start = (int)s;
+	j->tok[0].end = (int)e;
+	j->tok[0].parent = -1;
+	j->ntok = 1;
+	return 1;
+}
+
 int json_parse(struct json *j, const char *js, size_t len)
 {
 	jsmn_parser p;
@@ -261,6 +283,14 @@ int json_parse(struct json *j, const char *js, size_t len)
 	j->ntok = 0;
 	if (len > 0x7fffffffu || json_validate(js, len))
 		return -1;
+	if (!j->cap) {
+		j->cap = 64;
+		j->tok = malloc(j->cap * sizeof(*j->tok));
+		if (!j->tok)
+			abort();
+	}
+	if (top_level_primitive(j, js, len))
+		return 0;
 	if (!j->cap) {
 		j->cap = 64;
 		j->tok = malloc(j->cap * sizeof(*j->tok));
@@ -461,7 +491,7 @@ int json_string(const struct json *j, int i, struct buf *out)
 int json_int(const struct json *j, int i, long long *out)
 {
 	const char *p;
-	long long v = 0;
+	unsigned long long v = 0, limit;
 	int neg = 0, k, n;
 
 	if (json_type(j, i) != JSMN_PRIMITIVE)
@@ -475,14 +505,19 @@ int json_int(const struct json *j, int i, long long *out)
 	}
 	if (k >= n)
 		return -1;
+	/* LLONG_MIN has no positive twin: the limit depends on the sign. */
+	limit = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
 	for (; k < n; k++) {
-		if (p[k] < '0' || p[k] > '9')
+		unsigned int dgt = (unsigned int)(p[k] - '0');
+
+		if (p[k] < '0' || p[k] > '9' || v > (limit - dgt) / 10)
 			return -1;
-		if (v > (0x7fffffffffffffffLL - (p[k] - '0')) / 10)
-			return -1;
-		v = v * 10 + (p[k] - '0');
+		v = v * 10 + dgt;
 	}
-	*out = neg ? -v : v;
+	if (neg)
+		*out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
+	else
+		*out = (long long)v;
 	return 0;
 }
 

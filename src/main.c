@@ -2,8 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -14,13 +12,6 @@
 
 static const struct cmd *const commands[] = { &cmd_serve, &cmd_tools, &cmd_check, &cmd_config };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-void cmd_print_help(const struct cmd *c)
-{
-	printf("usage: mcpmux %s\n\n%s\n", c->usage, c->summary);
-	if (c->help && *c->help)
-		printf("\n%s", c->help);
-}
 
 static void print_usage(FILE *f)
 {
@@ -49,84 +40,6 @@ static void print_version(void)
 	for (i = 0; i < mcp_nversions; i++)
 		printf(" %s", mcp_versions[i]);
 	printf("\n");
-}
-
-int cmd_parse(const struct cmd *c, int argc, char **argv, const char *allowed,
-	      struct cmd_opts *o)
-{
-	int i;
-
-	memset(o, 0, sizeof(*o));
-	for (i = 0; i < argc; i++) {
-		const char *a = argv[i];
-
-		if ((!strcmp(a, "-h") || !strcmp(a, "--help")) && strchr(allowed, 'h')) {
-			o->help = 1;
-		} else if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && strchr(allowed, 'c')) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "mcpmux %s: %s needs a file name\n", c->name, a);
-				return -1;
-			}
-			o->config = argv[++i];
-		} else if (!strncmp(a, "--config=", 9) && strchr(allowed, 'c')) {
-			o->config = a + 9;
-		} else if (!strcmp(a, "--json") && strchr(allowed, 'j')) {
-			o->json = 1;
-		} else {
-			fprintf(stderr, "mcpmux %s: unknown option '%s'\nusage: mcpmux %s\n",
-				c->name, a, c->usage);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-int cmd_load_config(const char *explicit_path, struct config *cfg)
-{
-	struct buf path = BUF_INIT, looked = BUF_INIT, err = BUF_INIT;
-	int rc = -1;
-
-	if (config_find(explicit_path, &path, &looked) != 0) {
-		fprintf(stderr, "mcpmux: no config file found. Looked at:\n%s"
-			"Create one (see sample.ini shipped with mcpmux) at "
-			"~/.config/mcpmux/mcpmux.ini, or pass -c FILE.\n", buf_str(&looked));
-		goto out;
-	}
-	if (config_load(cfg, path.data, &err) != 0) {
-		fputs(buf_str(&err), stderr);
-		if (err.len && err.data[err.len - 1] != '\n')
-			fputc('\n', stderr);
-		goto out;
-	}
-	rc = 0;
-out:
-	buf_free(&path);
-	buf_free(&looked);
-	buf_free(&err);
-	return rc;
-}
-
-int cmd_global_init(void)
-{
-	struct rlimit no_core = { 0, 0 };
-
-	if (sodium_init() < 0) {
-		fprintf(stderr, "mcpmux: libsodium failed to initialize\n");
-		return -1;
-	}
-	/* Credentials live in this process: no core dumps, no ptrace by others. */
-	setrlimit(RLIMIT_CORE, &no_core);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "mcpmux: libcurl failed to initialize\n");
-		return -1;
-	}
-	return 0;
-}
-
-void cmd_global_cleanup(void)
-{
-	curl_global_cleanup();
 }
 
 int main(int argc, char **argv)
