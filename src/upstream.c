@@ -188,7 +188,7 @@ static void on_deadline(void *arg)
 	}
 	cb = r->cb;
 	cb_arg = r->arg;
-	buf_printf(&msg, "connector '%s' did not answer within %ld s (the request was cancelled)",
+	buf_printf(&msg, "timed out: connector '%s' did not answer within %ld s (the request was cancelled; raise call_timeout or the connector's timeout if it needs longer)",
 		   up->c->alias, secs);
 	upstream_cancel(up, r, "timed out");
 	if (cb)
