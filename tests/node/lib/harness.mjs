@@ -55,20 +55,47 @@ function killPid(pid) {
 }
 
 /** Kills every process this harness started (by PID) and removes temp dirs. */
+const muxes = new Set(); // every mcpmux started: { what, stderr(), endStdin(), exited }
+
+function trackMux(what, stderr, endStdin, exited) {
+  muxes.add({ what, stderr, endStdin, exited });
+}
+
+const SANITIZER = /AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:/;
+
+/**
+ * Ends every mcpmux gracefully (stdin EOF, while the upstream servers still
+ * run, so that sanitizer leak reports surface), then kills every process this
+ * harness started (by PID) and removes the temp dirs. Throws if any mcpmux
+ * wrote a sanitizer report to stderr.
+ */
 export async function cleanup() {
-  for (const c of clients) {
-    clients.delete(c);
-    await withTimeout(c.close().catch(() => {}), 2000, 'close SDK client').catch(() => {});
-  }
+  await Promise.all([...clients].map((c) =>
+    withTimeout(c.close().catch(() => {}), 3000, 'close SDK client').catch(() => {})));
+  clients.clear();
+  await Promise.all([...muxes].map((m) => {
+    try {
+      m.endStdin();
+    } catch {
+      // already gone
+    }
+    return withTimeout(m.exited, 2500, `${m.what} to exit on EOF`).catch(() => {});
+  }));
   const waits = [];
   for (const [pid, { exited }] of live) {
     killPid(pid);
     waits.push(withTimeout(exited, 3000, `exit of pid ${pid}`).catch(() => {}));
   }
   await Promise.all(waits);
+  const reports = [...muxes].filter((m) => SANITIZER.test(m.stderr()));
+  muxes.clear();
   for (const dir of tmpDirs) {
     fs.rmSync(dir, { recursive: true, force: true });
     tmpDirs.delete(dir);
+  }
+  if (reports.length) {
+    throw new Error(`sanitizer reports from mcpmux:\n${reports.map((m) =>
+      `--- ${m.what}\n${tail(m.stderr(), 8000)}`).join('\n')}`);
   }
 }
 
@@ -336,7 +363,11 @@ export async function connect(configPath, { env = {}, timeout = 10000, capabilit
     await started();
     pid = transport.pid;
     const proc = transport._process; // to learn when it exits
-    if (proc) trackChild(proc, 'mcpmux serve (SDK client)');
+    if (proc) {
+      const exited = trackChild(proc, 'mcpmux serve (SDK client)');
+      trackMux(`mcpmux serve -c ${configPath} (SDK client, pid ${pid})`, () => stderr,
+        () => proc.stdin.end(), exited);
+    }
   };
   clients.add(client);
   try {
@@ -385,6 +416,8 @@ export class RawMux {
     this.waiters = new Set();
     this.nextId = 1000;
     this.exited = trackChild(proc, 'mcpmux serve (raw)').then((r) => ({ ...r, at: Date.now() }));
+    trackMux(`mcpmux ${proc.spawnargs.slice(1).join(' ')} (raw, pid ${proc.pid})`, () => this.stderrText,
+      () => proc.stdin.end(), this.exited);
     let pending = [];
     proc.stdout.on('data', (chunk) => {
       let start = 0;
@@ -497,6 +530,12 @@ export class RawMux {
   kill() {
     killPid(this.pid);
   }
+
+  /** Ends the process gracefully (stdin EOF, up to 2.5 s), else kills it. */
+  async end() {
+    this.closeStdin();
+    await withTimeout(this.exited, 2500, 'mcpmux to exit on EOF').catch(() => this.kill());
+  }
 }
 
 /** Spawns `mcpmux serve -c configPath` with raw pipes. */
@@ -525,6 +564,7 @@ export async function runMux(args, { env = {}, timeout = 20000, configPath, clos
   const started = Date.now();
   const exited = trackChild(proc, `mcpmux ${args.join(' ')}`);
   proc.stdin.on('error', () => {});
+  trackMux(`mcpmux ${args.join(' ')} (pid ${proc.pid})`, () => stderr, () => proc.stdin.end(), exited);
   if (closeStdin) proc.stdin.end();
   let stdout = '';
   let stderr = '';

@@ -185,3 +185,16 @@ export function bigSchema() {
     examples: [{}],
   };
 }
+
+// Tool names mcpmux has to rewrite (test-server --odd-names). With the alias
+// "odd" and the default client_prefix "mcp__mux__", an upstream name has
+// 64 - 10 - 5 = 49 characters of room.
+export const ODD_NAMES = [
+  'dotted.name.tool',
+  'dotted_name_tool', // the same as the one above once '.' becomes '_'
+  'ünïcödé-tool',
+  `long_${'x'.repeat(70)}`,
+  `long_${'x'.repeat(69)}y`, // shares its first 74 characters with the one above
+  `${'m'.repeat(41)}_exactly`, // 49 characters: fits, kept as is
+  `${'n'.repeat(42)}_exactly`, // 50 characters: one too many
+];

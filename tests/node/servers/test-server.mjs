@@ -15,11 +15,20 @@
 //                     hang: requests are accepted and never answered
 //   --tools-count N   N extra trivial tools t0..t{N-1}
 //   --page-size K     tools/list returns K tools per page with nextCursor
+//   --delay-init MS   answer initialize requests only after MS milliseconds
+//   --odd-names       add tools whose names mcpmux must rewrite: dots,
+//                     non-ASCII, a clash after rewriting, names too long for
+//                     the 64-character budget (each returns its own name)
+//
+// sleep sends notifications/progress (start and end) when the request has a
+// progressToken.
 //
 // Admin endpoints (not MCP), available in every mode:
 //   POST /admin/expire  drop every session: old Mcp-Session-Ids then get 404
 //   GET  /admin/stats   {initialize, deletes, toolCalls, cancelled, sessions,
-//                        aborted, requests}
+//                        aborted, requests, getStreams, lastProtocolVersion}
+//   POST /admin/add-tool?name=NAME  add a tool (returns "added NAME") and send
+//                       notifications/tools/list_changed to every session
 
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -32,7 +41,7 @@ import {
   ListToolsRequestSchema,
   McpError,
 } from '@modelcontextprotocol/sdk/types.js';
-import { bigSchema, richResult, RICH_OUTPUT_SCHEMA } from './fixtures.mjs';
+import { bigSchema, ODD_NAMES, richResult, RICH_OUTPUT_SCHEMA } from './fixtures.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -42,6 +51,8 @@ const { values: opts } = parseArgs({
     fail: { type: 'string', default: 'none' },
     'tools-count': { type: 'string', default: '0' },
     'page-size': { type: 'string', default: '0' },
+    'delay-init': { type: 'string', default: '0' },
+    'odd-names': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -50,10 +61,12 @@ const MODE = opts.mode;
 const FAIL = opts.fail;
 const TOOLS_COUNT = Number(opts['tools-count']);
 const PAGE_SIZE = Number(opts['page-size']);
+const DELAY_INIT = Number(opts['delay-init']);
 if (!['json', 'sse'].includes(MODE)) die(`bad --mode ${MODE}`);
 if (!['none', '500', 'badjson', 'hang'].includes(FAIL)) die(`bad --fail ${FAIL}`);
 if (!Number.isInteger(TOOLS_COUNT) || TOOLS_COUNT < 0) die('bad --tools-count');
 if (!Number.isInteger(PAGE_SIZE) || PAGE_SIZE < 0) die('bad --page-size');
+if (!Number.isInteger(DELAY_INIT) || DELAY_INIT < 0) die('bad --delay-init');
 
 function die(msg) {
   process.stderr.write(`test-server: ${msg}\n`);
@@ -68,6 +81,7 @@ const stats = {
   sessions: 0, // live sessions (filled in when asked)
   aborted: 0, // tool handlers that saw their request cancelled
   requests: 0, // HTTP requests on /mcp
+  getStreams: 0, // GET (server-notification) streams open right now
   lastProtocolVersion: null, // MCP-Protocol-Version header of the last POST
 };
 
@@ -125,6 +139,18 @@ for (let i = 0; i < TOOLS_COUNT; i++) {
   });
 }
 
+const ADDED = new Set(); // names added through /admin/add-tool
+if (opts['odd-names']) {
+  for (const name of ODD_NAMES) {
+    TOOLS.push({
+      name,
+      description: `odd name ${name}`,
+      inputSchema: { type: 'object', properties: {} },
+      annotations: { readOnlyHint: true },
+    });
+  }
+}
+
 function text(t) {
   return { content: [{ type: 'text', text: t }] };
 }
@@ -156,8 +182,21 @@ async function callTool(req, extra) {
       return text(String(Number(args.a) + Number(args.b)));
     case 'sleep': {
       const ms = Number(args.ms) || 0;
+      const progressToken = req.params._meta?.progressToken;
+      if (progressToken !== undefined) {
+        await extra.sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken, progress: 0, total: 1, message: `sleeping ${ms} ms` },
+        });
+      }
       const aborted = await sleep(ms, extra.signal);
       if (aborted) stats.aborted++;
+      if (progressToken !== undefined && !aborted) {
+        await extra.sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken, progress: 1, total: 1, message: 'done' },
+        });
+      }
       return text(String(args.tag ?? ''));
     }
     case 'rich':
@@ -167,6 +206,7 @@ async function callTool(req, extra) {
     default: {
       const m = /^t(\d+)$/.exec(name);
       if (m && Number(m[1]) < TOOLS_COUNT) return text(name);
+      if ((opts['odd-names'] && ODD_NAMES.includes(name)) || ADDED.has(name)) return text(name);
       throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     }
   }
@@ -222,6 +262,7 @@ class MemoryEventStore {
 }
 
 const sessions = new Map(); // Mcp-Session-Id -> transport
+const servers = new Set(); // the SDK Server of every live session
 
 async function newSession() {
   const server = new Server(
@@ -238,7 +279,9 @@ async function newSession() {
   });
   transport.onclose = () => {
     if (transport.sessionId) sessions.delete(transport.sessionId);
+    servers.delete(server);
   };
+  servers.add(server);
   await server.connect(transport);
   return transport;
 }
@@ -282,6 +325,19 @@ async function admin(req, res, path) {
     await Promise.allSettled(all.map((t) => t.close()));
     return sendJson(res, 200, { expired: all.length });
   }
+  if (path === '/admin/add-tool' && req.method === 'POST') {
+    const name = new URL(req.url, 'http://x').searchParams.get('name');
+    if (!name || TOOLS.some((t) => t.name === name)) return sendJson(res, 400, { error: 'bad name' });
+    ADDED.add(name);
+    TOOLS.push({
+      name,
+      description: `added at run time: ${name}`,
+      inputSchema: { type: 'object', properties: {} },
+      annotations: { readOnlyHint: true },
+    });
+    await Promise.allSettled([...servers].map((s) => s.sendToolListChanged()));
+    return sendJson(res, 200, { added: name, notified: servers.size });
+  }
   return sendJson(res, 404, { error: 'no such admin endpoint' });
 }
 
@@ -314,6 +370,9 @@ async function mcp(req, res) {
       return rpcError(res, 400, ErrorCode.ParseError, 'Parse error: invalid JSON');
     }
     for (const m of Array.isArray(parsed) ? parsed : [parsed]) count(m);
+    if (DELAY_INIT && parsed?.method === 'initialize') {
+      await new Promise((r) => setTimeout(r, DELAY_INIT));
+    }
   } else if (req.method === 'DELETE') {
     stats.deletes++;
   }
@@ -331,6 +390,10 @@ async function mcp(req, res) {
       return rpcError(res, 400, -32000, 'Bad Request: No valid session ID provided');
     }
     transport = await newSession();
+  }
+  if (req.method === 'GET') {
+    stats.getStreams++;
+    res.once('close', () => stats.getStreams--);
   }
   await transport.handleRequest(req, res, parsed);
 }

@@ -40,7 +40,7 @@ describe('initialize', () => {
       const { msg: pong } = await raw.request('ping', undefined, { id: 2 });
       assert.deepEqual(pong.result, {});
     } finally {
-      raw.kill();
+      await raw.end();
     }
   });
 
@@ -51,7 +51,7 @@ describe('initialize', () => {
         const result = await raw.initialize(v);
         assert.equal(result.protocolVersion, v);
       } finally {
-        raw.kill();
+        await raw.end();
       }
     });
   }
@@ -62,7 +62,7 @@ describe('initialize', () => {
       const result = await raw.initialize('1999-01-01');
       assert.equal(result.protocolVersion, LATEST);
     } finally {
-      raw.kill();
+      await raw.end();
     }
   });
 });

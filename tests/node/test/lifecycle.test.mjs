@@ -43,7 +43,7 @@ describe('stdin EOF', () => {
         assert.equal(s.sessions, 0, `${name} session ended`);
       }
     } finally {
-      raw.kill();
+      await raw.end();
     }
   });
 
@@ -65,7 +65,7 @@ describe('stdin EOF', () => {
       assert.equal(code, 0, `exit code; stderr: ${raw.stderr()}`);
       assert.ok(at - t0 < 2000, `exited ${at - t0} ms after EOF`);
     } finally {
-      raw.kill();
+      await raw.end();
     }
   });
 });
@@ -104,7 +104,7 @@ describe('notifications/cancelled from the client', () => {
         { name: 'alpha__echo', arguments: { text: 'alive' } }, { id: 44 });
       assert.equal(call.result?.content?.[0]?.text, 'echo: alive');
     } finally {
-      raw.kill();
+      await raw.end();
     }
   });
 });

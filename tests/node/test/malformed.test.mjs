@@ -15,7 +15,7 @@ describe('malformed client input', () => {
     raw = rawSpawn(cfg);
     await raw.initialize();
   });
-  after(() => raw?.kill());
+  after(() => raw?.end());
 
   async function pingWorks() {
     const id = `ping-${++pings}`;

@@ -124,7 +124,7 @@ describe('merged catalog: alpha (json), beta (sse), every (server-everything)', 
         assert.equal(line.toString('utf8').includes('\n'), false);
       }
     } finally {
-      raw.kill();
+      await raw.end();
     }
   });
 });

@@ -7,7 +7,8 @@ import { describe, test } from 'node:test';
 import {
   deadPort, directClient, listAllTools, startEverything, startServer, textOf, withTimeout,
 } from '../lib/harness.mjs';
-import { bigSchema, richResult, RICH_TEXT } from '../servers/fixtures.mjs';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { bigSchema, ODD_NAMES, richResult, RICH_TEXT } from '../servers/fixtures.mjs';
 
 const BASE_TOOLS = ['echo', 'add', 'sleep', 'rich', 'big_schema'];
 
@@ -172,6 +173,35 @@ describe('test-server', () => {
       fetch(hang.url, { method: 'POST', body: '{}', signal: AbortSignal.timeout(500) }),
       /abort|timeout/i);
     assert.ok((await hang.stats()).requests >= 1, 'admin endpoints still answer in hang mode');
+  });
+
+  test('--delay-init, --odd-names, progress, /admin/add-tool', async () => {
+    const srv = await startServer(['--mode', 'sse', '--delay-init', '600', '--odd-names']);
+    const t0 = Date.now();
+    const c = await directClient(srv.url);
+    assert.ok(Date.now() - t0 >= 550, 'initialize was delayed');
+    const names = (await listAllTools(c)).map((t) => t.name);
+    assert.deepEqual(names, [...BASE_TOOLS, ...ODD_NAMES]);
+    for (const n of ODD_NAMES) assert.equal(textOf(await c.callTool({ name: n, arguments: {} })), n);
+
+    const progress = [];
+    const r = await c.callTool({ name: 'sleep', arguments: { ms: 50, tag: 'p' } }, undefined,
+      { onprogress: (p) => progress.push(p) });
+    assert.equal(textOf(r), 'p');
+    assert.deepEqual(progress.map((p) => p.progress), [0, 1]);
+
+    const changed = new Promise((resolve) => {
+      c.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve(true));
+    });
+    // The SDK client opens the GET stream on its own after initialize; give it a moment.
+    await new Promise((res) => setTimeout(res, 300));
+    const added = await fetch(`http://127.0.0.1:${srv.port}/admin/add-tool?name=fresh`,
+      { method: 'POST', signal: AbortSignal.timeout(3000) }).then((x) => x.json());
+    assert.equal(added.added, 'fresh');
+    assert.equal(await withTimeout(changed, 3000, 'list_changed'), true);
+    assert.ok((await listAllTools(c)).some((t) => t.name === 'fresh'));
+    assert.equal(textOf(await c.callTool({ name: 'fresh', arguments: {} })), 'fresh');
+    await c.close();
   });
 
   test('deadPort has nothing listening', async () => {
