@@ -99,10 +99,17 @@ export async function cleanup() {
   }
 }
 
-process.on('exit', () => {
+function killAllNow() {
   for (const pid of live.keys()) killPid(pid);
   for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+}
+process.on('exit', killAllNow);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => {
+    killAllNow();
+    process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+  });
+}
 
 // Every test file that imports the harness cleans up after itself.
 after(cleanup);

@@ -21,9 +21,7 @@ for (const mode of ['json', 'sse']) {
       undefined, { timeout: 10000 });
     const ms = Date.now() - t0;
     assert.equal(res.isError, true, `want isError, got ${JSON.stringify(res)}`);
-    // The text must say the call ran out of time: "timeout", "timed out",
-    // "deadline", or "within 1 s" (the limit it exceeded).
-    assert.match(textOf(res), /time(d)?[ -]?out|deadline|within 1 ?s/i, `error text: ${textOf(res)}`);
+    assert.match(textOf(res), /time(d)?[ -]?out|deadline/i, `error text mentions a timeout: ${textOf(res)}`);
     assert.match(textOf(res), /alpha/, 'the text names the connector');
     assert.ok(ms < 2500, `timed-out call answered after ${ms} ms (want < 2500)`);
     assert.ok(ms >= 900, `answered after ${ms} ms, before the 1 s deadline`);
