@@ -54,7 +54,6 @@ function killPid(pid) {
   }
 }
 
-/** Kills every process this harness started (by PID) and removes temp dirs. */
 const muxes = new Set(); // every mcpmux started: { what, stderr(), endStdin(), exited }
 
 function trackMux(what, stderr, endStdin, exited) {
