@@ -176,7 +176,7 @@ async function startEverything() {
 		env: { ...process.env, PORT: String(port) },
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});
-	track('everything', proc);
+	track('the everything server', proc);
 	keepLog('everything', proc.stdout);
 	keepLog('everything', proc.stderr);
 	let exited = null;
