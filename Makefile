@@ -22,12 +22,19 @@ LIBOBJS  := $(LIBSRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
 
-.PHONY: all check unit integration conformance asan demo deps install uninstall clean
+.PHONY: all check unit integration conformance asan demo demo-run deps install uninstall clean
 
 all: mcpmux
 
 mcpmux: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+# pkg-config ran when make read this file: without the libraries, say what to do.
+$(OBJS): | have-deps
+.PHONY: have-deps
+have-deps:
+	@test -n "$(PKG_LIBS)" || { echo "mcpmux: libcurl, libsodium or inih (-dev) is missing:" \
+		"run packaging/deps.sh (as root it installs them; otherwise it prints the command)"; exit 1; }
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
@@ -56,8 +63,11 @@ conformance: mcpmux tests/node/node_modules/.package-lock.json
 	tests/node/conformance.sh
 
 # Everything: unit tests, the real binary against real MCP peers, and the
-# official conformance scenarios, then the same under ASan/UBSan.
-check: deps unit integration conformance asan
+# official conformance scenarios, then the same under ASan/UBSan. deps.sh may
+# install libraries, so the rest runs in a new make that sees them.
+check:
+	@packaging/deps.sh --check
+	@$(MAKE) --no-print-directory unit integration conformance asan
 
 # The sanitizer build lives in its own directory and binary; its unit tests and
 # integration tests run against it.
@@ -75,7 +85,11 @@ mcpmux-asan-bin: $(OBJS) $(UNIT_BINS)
 deps:
 	@packaging/deps.sh --check
 
-demo: mcpmux tests/node/node_modules/.package-lock.json
+demo:
+	@packaging/deps.sh --check
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: mcpmux tests/node/node_modules/.package-lock.json
 	tests/node/demo.sh
 
 install: mcpmux

@@ -468,6 +468,14 @@ static void on_http_done(struct http *h, void *arg)
 	} else {
 		http_describe_error(h, &err);
 	}
+	if (r->kind == REQ_USER) {
+		/* The model reads this: name the connector and what to do. */
+		struct buf why = BUF_INIT;
+
+		buf_printf(&why, "connector '%s' failed: %s - %s", up->c->alias, err.data, hint_for(h));
+		buf_free(&err);
+		err = why;
+	}
 	req_finish(r, NULL, 0, NULL, err.data);
 	buf_free(&err);
 }
