@@ -70,6 +70,14 @@ struct upstream {
 	struct secret *token;		/* the credential, or NULL */
 	int closing;
 	struct http *del;		/* the DELETE in flight */
+	struct http *notif;		/* GET stream for the server's own messages, or NULL */
+	struct sse_parser notif_sse;	/* its parser (last_id persists across reconnects) */
+	struct buf notif_inbox;		/* its messages, one per line, not yet handled */
+	struct loop_timer *notif_drain;	/* handles the inbox outside curl's callbacks */
+	struct loop_timer *notif_retry;	/* reopens the stream */
+	long notif_backoff_ms;		/* wait before the next reopen after a failure */
+	int notif_none;			/* the server has no such stream (405) */
+	int relist;			/* 0 idle, 1 re-listing, 2 re-listing and asked again */
 	int announced_error;		/* the current error was logged once */
 };
 
@@ -410,6 +418,9 @@ static void session_expired(struct up_req *r)
 static void handle_init_reply(struct up_req *r, const char *msg, size_t n, const struct json *j);
 static void handle_list_reply(struct up_req *r, const struct json *j);
 static void send_initialized(struct upstream *up);
+static void notif_open(struct upstream *up);
+static void notif_stop(struct upstream *up);
+static void relist(struct upstream *up);
 
 static void on_http_done(struct http *h, void *arg)
 {
@@ -603,11 +614,17 @@ static void abort_session_reqs(struct upstream *up)
 		if (r->kind == REQ_INIT || r->kind == REQ_INITIALIZED || r->kind == REQ_LIST)
 			req_free(r);
 	}
+	free_tools(up->newtools, up->nnewtools);
+	up->newtools = NULL;
+	up->nnewtools = 0;
+	up->pages = 0;
+	up->relist = 0;
 }
 
 static void session_failed(struct upstream *up, const char *reason, const char *hint)
 {
 	abort_session_reqs(up);
+	notif_stop(up);
 	free_tools(up->newtools, up->nnewtools);
 	up->newtools = NULL;
 	up->nnewtools = 0;
@@ -622,6 +639,7 @@ static void start_session(struct upstream *up)
 	struct buf err = BUF_INIT;
 
 	abort_session_reqs(up);
+	notif_stop(up);
 	up->state = UP_STARTING;
 	up->started_at = loop_now();
 	if (up->c->token && !up->token) {
@@ -739,7 +757,17 @@ static void finish_listing(struct upstream *up)
 	if (first)
 		up->latency = loop_now() - up->started_at;
 	up->state = UP_READY;
-	log_info("connector '%s': ready, %zu tools (%s)", up->c->alias, up->ntools, up->proto);
+	if (up->relist) {
+		int again = up->relist == 2;
+
+		up->relist = 0;
+		log_info("connector '%s': tool list updated, %zu tools", up->c->alias, up->ntools);
+		if (again)
+			relist(up);
+	} else {
+		log_info("connector '%s': ready, %zu tools (%s)", up->c->alias, up->ntools, up->proto);
+		notif_open(up);
+	}
 	notify_changed(up);
 	/* Requests that waited for the session go out now. */
 	for (struct up_req *r = up->reqs; r; r = r->next)
@@ -782,6 +810,178 @@ static void handle_list_reply(struct up_req *r, const struct json *j)
 	up->pages = 0;
 	req_free(r);
 	finish_listing(up);
+}
+
+/* --- the GET stream: messages the server sends on its own --- */
+
+#define NOTIF_RETRY_MIN_MS	1000
+#define NOTIF_RETRY_MAX_MS	30000
+
+static void relist(struct upstream *up)
+{
+	struct up_req *r;
+
+	if (up->relist) {
+		up->relist = 2;	/* once the current listing ends */
+		return;
+	}
+	if (up->state != UP_READY)
+		return;
+	up->relist = 1;
+	r = req_new(up, REQ_LIST, upstream_timeout_ms(up));
+	build_message(r, "tools/list", NULL, 0, 1);
+	req_send(r);
+}
+
+/* A message the server sent outside any request's reply. */
+static void handle_server_message(struct upstream *up, const char *msg, size_t n)
+{
+	struct json j;
+	int id, method;
+
+	json_init(&j);
+	if (json_parse(&j, msg, n) == 0 && json_type(&j, 0) == JSMN_OBJECT) {
+		id = json_get(&j, 0, "id");
+		method = json_get(&j, 0, "method");
+		if (method >= 0 && id >= 0 && !json_is_null(&j, id))
+			answer_server_request(up, &j);
+		else if (json_streq(&j, method, "notifications/tools/list_changed"))
+			relist(up);
+		else if (method >= 0 && up->ev.notify)
+			up->ev.notify(up, msg, n, &j, up->ev.arg);
+	}
+	json_free(&j);
+}
+
+static void notif_drain(void *arg)
+{
+	struct upstream *up = arg;
+	struct buf in = up->notif_inbox;
+	size_t off = 0;
+
+	up->notif_drain = NULL;
+	buf_init(&up->notif_inbox);
+	while (off < in.len) {
+		char *nl = memchr(in.data + off, '\n', in.len - off);
+		size_t n = (size_t)(nl - (in.data + off));
+
+		*nl = '\0';
+		handle_server_message(up, in.data + off, n);
+		off += n + 1;
+	}
+	buf_free(&in);
+}
+
+static int notif_event(const struct sse_event *ev, void *arg)
+{
+	struct upstream *up = arg;
+	size_t at = up->notif_inbox.len;
+
+	if (strcmp(ev->type, "message") != 0)
+		return 0;
+	buf_add(&up->notif_inbox, ev->data, ev->data_len);
+	one_line_all(up->notif_inbox.data + at, ev->data_len);
+	buf_putc(&up->notif_inbox, '\n');
+	if (!up->notif_drain)
+		up->notif_drain = loop_timer_add(up->loop, 0, notif_drain, up);
+	return 0;
+}
+
+static int notif_want_stream(struct http *h, void *arg)
+{
+	(void)arg;
+	return h->status == 200 && strcmp(h->ctype, "text/event-stream") == 0;
+}
+
+static int notif_data(struct http *h, const char *data, size_t n, void *arg)
+{
+	struct upstream *up = arg;
+
+	(void)h;
+	/* A stream that got through is healthy: the next reopen waits only `retry`. */
+	up->notif_backoff_ms = 0;
+	return sse_feed(&up->notif_sse, data, n) ? 1 : 0;
+}
+
+static void notif_reopen(void *arg)
+{
+	struct upstream *up = arg;
+
+	up->notif_retry = NULL;
+	notif_open(up);
+}
+
+static void notif_done(struct http *h, void *arg)
+{
+	struct upstream *up = arg;
+	long wait;
+
+	if (h->status == 405 || h->status == 404 || h->status == 400) {
+		/* No stream offered (405), or this session is gone: a request will tell. */
+		up->notif_none = h->status == 405;
+		log_debug("connector '%s': no notification stream (HTTP %ld)", up->c->alias, h->status);
+		http_free(up->notif);
+		up->notif = NULL;
+		return;
+	}
+	http_free(up->notif);
+	up->notif = NULL;
+	if (up->closing || up->state != UP_READY)
+		return;
+	/* Reopen: after the server's retry: hint, and back off while it keeps failing. */
+	wait = up->notif_sse.retry_ms >= 0 ? up->notif_sse.retry_ms : NOTIF_RETRY_MIN_MS;
+	if (up->notif_backoff_ms > wait)
+		wait = up->notif_backoff_ms;
+	up->notif_backoff_ms = wait * 2 > NOTIF_RETRY_MAX_MS ? NOTIF_RETRY_MAX_MS : wait * 2;
+	up->notif_retry = loop_timer_add(up->loop, wait, notif_reopen, up);
+}
+
+static void notif_open(struct upstream *up)
+{
+	struct http *h;
+	size_t i;
+
+	if (up->notif || up->notif_none || up->closing || !up->session_id)
+		return;
+	if (!up->notif_sse.on_event)
+		sse_init(&up->notif_sse, notif_event, up);
+	h = http_new(up->loop, "GET", up->c->url);
+	http_header(h, "Accept", "text/event-stream");
+	http_header(h, "MCP-Protocol-Version", up->proto);
+	http_header(h, "Mcp-Session-Id", up->session_id);
+	if (up->notif_sse.last_id.len)
+		http_header(h, "Last-Event-ID", up->notif_sse.last_id.data);
+	for (i = 0; i < up->c->nheaders; i++)
+		http_header_line(h, up->c->headers[i]);
+	add_auth(up, h);
+	h->want_stream = notif_want_stream;
+	h->on_data = notif_data;
+	h->on_done = notif_done;
+	h->arg = up;
+	up->notif = h;
+	/* No overall timeout: the stream lives as long as the session. */
+	if (http_start(h, 0, up->cfg->connect_timeout_ms) != 0) {
+		http_free(h);
+		up->notif = NULL;
+	}
+}
+
+static void notif_stop(struct upstream *up)
+{
+	http_free(up->notif);
+	up->notif = NULL;
+	if (up->notif_retry)
+		loop_timer_cancel(up->loop, up->notif_retry);
+	up->notif_retry = NULL;
+	if (up->notif_drain)
+		loop_timer_cancel(up->loop, up->notif_drain);
+	up->notif_drain = NULL;
+	buf_reset(&up->notif_inbox);
+	/* A new session starts a new stream: no Last-Event-ID from the old one. */
+	sse_free(&up->notif_sse);
+	memset(&up->notif_sse, 0, sizeof(up->notif_sse));
+	up->notif_none = 0;
+	up->notif_backoff_ms = 0;
 }
 
 /* --- public --- */
@@ -878,6 +1078,7 @@ void upstream_close(struct upstream *up, long timeout_ms)
 	size_t i;
 
 	up->closing = 1;
+	notif_stop(up);
 	while (up->reqs)
 		req_free(up->reqs);
 	if (!up->session_id || up->state == UP_DISABLED) {
@@ -912,6 +1113,8 @@ void upstream_free(struct upstream *up)
 	while (up->reqs)
 		req_free(up->reqs);
 	http_free(up->del);
+	notif_stop(up);
+	buf_free(&up->notif_inbox);
 	free_tools(up->tools, up->ntools);
 	free_tools(up->newtools, up->nnewtools);
 	free(up->session_id);
