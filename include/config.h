@@ -8,9 +8,11 @@
  * everything, including the connector array.
  *
  * Accepted now:
- *   [mcpmux]  client_prefix, call_timeout, connect_timeout
+ *   [mcpmux]  client_prefix, call_timeout, connect_timeout, approvals,
+ *             approval_timeout, audit_log
  *   [connector "NAME"]  url, alias, enabled, header (repeatable), auth_header,
- *             auth_scheme, token, tools, hide, timeout
+ *             auth_scheme, token, tools, hide, timeout, approval,
+ *             approval.<tool-glob> and label.<tool-glob> (one line per glob)
  * Durations are whole seconds in the file (1..86400) and milliseconds here.
  */
 #ifndef MCPMUX_CONFIG_H
@@ -25,6 +27,37 @@
 #define CONFIG_DEFAULT_CONNECT_MS	10000
 #define CONFIG_MAX_CONNECTORS		256
 #define CONFIG_MAX_ALIAS		32
+#define CONFIG_DEFAULT_APPROVAL_MS	120000
+#define CONFIG_DEFAULT_AUDIT		"~/.local/state/mcpmux/audit.jsonl"
+
+/* How asked calls reach a human ([mcpmux] approvals). */
+enum approvals_channel {
+	APPROVALS_AUTO,		/* a terminal if attached, else elicitation, else wait for a terminal */
+	APPROVALS_TERMINAL,	/* only `mcpmux approve` */
+	APPROVALS_TTY,		/* a prompt on /dev/tty */
+	APPROVALS_ELICITATION,	/* only the client's MCP elicitation */
+	APPROVALS_DENY		/* every asked call is denied */
+};
+
+/* Whether calling a tool asks (approval = ...). */
+enum approval_mode {
+	APPROVAL_DEFAULT,	/* read tools run, write tools ask */
+	APPROVAL_ASK,		/* always ask */
+	APPROVAL_AUTO		/* never ask */
+};
+
+enum tool_label {
+	LABEL_UNSET = -1,	/* no override: the tool's annotations decide */
+	LABEL_READ,
+	LABEL_WRITE
+};
+
+/* A per-tool setting: the first rule whose glob matches the upstream name wins. */
+struct glob_rule {
+	char *glob;		/* fnmatch pattern on the upstream tool name */
+	int value;		/* an enum approval_mode or enum tool_label */
+	int line;		/* where it was set */
+};
 
 struct connector_cfg {
 	char *name;		/* NAME from [connector "NAME"], as written */
@@ -42,6 +75,11 @@ struct connector_cfg {
 	char **hide;		/* deny-list globs on upstream names */
 	size_t nhide;
 	long timeout_ms;	/* per-request deadline; 0 = use config.call_timeout_ms */
+	int approval;		/* enum approval_mode for every tool of the connector */
+	struct glob_rule *approval_rules; /* approval.<glob> lines, file order */
+	size_t napproval_rules;
+	struct glob_rule *label_rules;	/* label.<glob> lines, file order */
+	size_t nlabel_rules;
 	int line;		/* line of the section header, for messages */
 };
 
@@ -50,6 +88,9 @@ struct config {
 	char *client_prefix;	/* prefix the agent adds before our names */
 	long call_timeout_ms;	/* default deadline of one upstream request */
 	long connect_timeout_ms; /* how long tools/list waits for starting connectors */
+	int approvals;		/* enum approvals_channel */
+	long approval_timeout_ms; /* how long an asked call waits for a human */
+	char *audit_log;	/* absolute path of the audit file, NULL when off */
 	struct connector_cfg *connectors; /* in file order */
 	size_t nconnectors;
 };
@@ -84,5 +125,10 @@ int config_glob_any(char *const *globs, size_t n, const char *name);
 
 /* 1 when the tool passes the connector's tools/hide filters. */
 int config_tool_allowed(const struct connector_cfg *c, const char *tool);
+
+/* The value of the first rule matching tool, or dflt. */
+int config_rule_value(const struct glob_rule *rules, size_t n, const char *tool, int dflt);
+
+const char *config_approvals_name(int channel);
 
 #endif

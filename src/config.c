@@ -506,10 +506,144 @@ static void set_timeout(struct parse *p, const char *v)
 	set_secs(p, "timeout", v, &cur_conn(p)->timeout_ms);
 }
 
+static const char *home_dir(void);
+
+static const char *const approvals_names[] = {
+	[APPROVALS_AUTO] = "auto", [APPROVALS_TERMINAL] = "terminal", [APPROVALS_TTY] = "tty",
+	[APPROVALS_ELICITATION] = "elicitation", [APPROVALS_DENY] = "deny", NULL
+};
+static const char *const mode_names[] = {
+	[APPROVAL_DEFAULT] = "default", [APPROVAL_ASK] = "ask", [APPROVAL_AUTO] = "auto", NULL
+};
+static const char *const label_names[] = { [LABEL_READ] = "read", [LABEL_WRITE] = "write", NULL };
+
+const char *config_approvals_name(int channel)
+{
+	return channel >= 0 && channel <= APPROVALS_DENY ? approvals_names[channel] : "?";
+}
+
+/* Index of v in names, or -1 after an error that lists the choices. */
+static int pick(struct parse *p, const char *key, const char *v, const char *const *names)
+{
+	struct buf choices = BUF_INIT;
+	int i;
+
+	for (i = 0; names[i]; i++)
+		if (!strcmp(v, names[i]))
+			return i;
+	for (i = 0; names[i]; i++)
+		buf_printf(&choices, "%s%s", i ? " | " : "", names[i]);
+	error_here(p, "%s must be %s", key, choices.data);
+	buf_free(&choices);
+	return -1;
+}
+
+static void set_approvals(struct parse *p, const char *v)
+{
+	int i = pick(p, "approvals", v, approvals_names);
+
+	if (i >= 0)
+		p->cfg->approvals = i;
+}
+
+static void set_approval_timeout(struct parse *p, const char *v)
+{
+	set_secs(p, "approval_timeout", v, &p->cfg->approval_timeout_ms);
+}
+
+/* "~/x" is $HOME/x; a relative path would depend on where the agent starts us. */
+static char *expand_path(const char *v)
+{
+	struct buf b = BUF_INIT;
+	const char *home = home_dir();
+
+	if (v[0] == '~' && v[1] == '/') {
+		if (!home)
+			return NULL;
+		buf_printf(&b, "%s%s", home, v + 1);
+	} else if (v[0] == '/') {
+		buf_puts(&b, v);
+	} else {
+		return NULL;
+	}
+	return buf_detach(&b, NULL);
+}
+
+static void set_audit_log(struct parse *p, const char *v)
+{
+	char *path;
+
+	free(p->cfg->audit_log);
+	p->cfg->audit_log = NULL;
+	if (!strcmp(v, "off"))
+		return;
+	path = expand_path(v);
+	if (!path) {
+		error_here(p, "audit_log must be an absolute path, a path starting with ~/, or off");
+		return;
+	}
+	p->cfg->audit_log = path;
+}
+
+static void set_approval(struct parse *p, const char *v)
+{
+	int i = pick(p, "approval", v, mode_names);
+
+	if (i >= 0)
+		cur_conn(p)->approval = i;
+}
+
+static void add_rule(struct parse *p, const char *key, const char *glob, int value,
+		     struct glob_rule **rules, size_t *n)
+{
+	size_t i;
+
+	if (!*glob) {
+		error_here(p, "%s. needs a tool name or glob after the dot", key);
+		return;
+	}
+	for (i = 0; i < *n; i++) {
+		if (!strcmp((*rules)[i].glob, glob)) {
+			error_here(p, "'%s.%s' is repeated in %s (first at line %d)", key, glob,
+				   buf_str(&p->label), (*rules)[i].line);
+			return;
+		}
+	}
+	*rules = xrealloc(*rules, *n + 1, sizeof(**rules));
+	(*rules)[*n].glob = xstrdup(glob);
+	(*rules)[*n].value = value;
+	(*rules)[*n].line = p->lineno;
+	(*n)++;
+}
+
+/* approval.<glob> and label.<glob>: keys whose name carries the tool. 1 if handled. */
+static int rule_key(struct parse *p, const char *name, const char *v)
+{
+	struct connector_cfg *c = cur_conn(p);
+	int i;
+
+	if (!strncmp(name, "approval.", 9)) {
+		i = pick(p, name, v, mode_names);
+		if (i >= 0)
+			add_rule(p, "approval", name + 9, i, &c->approval_rules, &c->napproval_rules);
+		return 1;
+	}
+	if (!strncmp(name, "label.", 6)) {
+		i = pick(p, name, v, label_names);
+		if (i >= 0)
+			add_rule(p, "label", name + 6, i, &c->label_rules, &c->nlabel_rules);
+		return 1;
+	}
+	return 0;
+}
+
 static const struct key mcpmux_keys[] = {
 	{ "client_prefix", 0, set_client_prefix },
 	{ "call_timeout", 0, set_call_timeout },
 	{ "connect_timeout", 0, set_connect_timeout },
+	{ "approvals", 0, set_approvals },
+	{ "approval_timeout", 0, set_approval_timeout },
+	{ "audit_log", 0, set_audit_log },
 	{ NULL, 0, NULL }
 };
 
@@ -527,18 +661,10 @@ static const struct key connector_keys[] = {
 	{ "tools", 0, set_tools },
 	{ "hide", 0, set_hide },
 	{ "timeout", 0, set_timeout },
+	{ "approval", 0, set_approval },
 	{ NULL, 0, NULL }
 };
 
-/* Keys DESIGN.md announces for later: say so rather than just "unknown". */
-static int is_future_key(enum section_kind kind, const char *name)
-{
-	if (kind == SECT_MCPMUX)
-		return !strcmp(name, "approval_timeout") || !strcmp(name, "approvals") ||
-		       !strcmp(name, "audit_log");
-	return !strcmp(name, "approval") || !strncmp(name, "approval.", 9) ||
-	       !strncmp(name, "label.", 6);
-}
 
 /* --- sections ----------------------------------------------------------- */
 
@@ -774,10 +900,16 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	}
 	if (p->kind == SECT_SKIP)
 		return 1;
+	if (p->kind == SECT_CONNECTOR) {
+		buf_reset(&p->val);
+		buf_puts(&p->val, value);
+		strip_comment(&p->val);
+		if (rule_key(p, name, buf_str(&p->val)))
+			return 1;
+	}
 	k = find_key(p->kind == SECT_MCPMUX ? mcpmux_keys : connector_keys, name, &idx);
 	if (!k) {
-		error_here(p, "unknown key '%s' in %s%s", name, buf_str(&p->label),
-			   is_future_key(p->kind, name) ? " (not supported yet)" : "");
+		error_here(p, "unknown key '%s' in %s", name, buf_str(&p->label));
 		return 1;
 	}
 	seen = p->kind == SECT_MCPMUX ? p->mcpmux_seen : p->aux[p->cur].seen;
@@ -901,6 +1033,9 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
 	cfg->client_prefix = xstrdup(CONFIG_DEFAULT_PREFIX);
 	cfg->call_timeout_ms = CONFIG_DEFAULT_CALL_MS;
 	cfg->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_MS;
+	cfg->approvals = APPROVALS_AUTO;
+	cfg->approval_timeout_ms = CONFIG_DEFAULT_APPROVAL_MS;
+	cfg->audit_log = expand_path(CONFIG_DEFAULT_AUDIT);
 	parse_file(&p);
 	fclose(p.fp);
 	free(p.line);
@@ -912,6 +1047,15 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
 	report_errors(&p, err);
 	config_free(cfg);
 	return -1;
+}
+
+static void free_rules(struct glob_rule *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(r[i].glob);
+	free(r);
 }
 
 void config_free(struct config *cfg)
@@ -930,8 +1074,11 @@ void config_free(struct config *cfg)
 		free(c->token);
 		free_strs(c->tools, c->ntools);
 		free_strs(c->hide, c->nhide);
+		free_rules(c->approval_rules, c->napproval_rules);
+		free_rules(c->label_rules, c->nlabel_rules);
 	}
 	free(cfg->connectors);
+	free(cfg->audit_log);
 	free(cfg->path);
 	free(cfg->client_prefix);
 	memset(cfg, 0, sizeof(*cfg));
@@ -1049,4 +1196,14 @@ int config_tool_allowed(const struct connector_cfg *c, const char *tool)
 	if (c->ntools && !config_glob_any(c->tools, c->ntools, tool))
 		return 0;
 	return !config_glob_any(c->hide, c->nhide, tool);
+}
+
+int config_rule_value(const struct glob_rule *rules, size_t n, const char *tool, int dflt)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fnmatch(rules[i].glob, tool, 0) == 0)
+			return rules[i].value;
+	return dflt;
 }

@@ -386,10 +386,72 @@ static void test_unknown_key(void **state)
 		   "F:4: unknown key 'colour' in [connector \"a\"]\n");
 	expect_err("[mcpmux]\nturbo = 1\n",
 		   "F:2: unknown key 'turbo' in [mcpmux]\n");
-	expect_err("[mcpmux]\napprovals = auto\n",
-		   "F:2: unknown key 'approvals' in [mcpmux] (not supported yet)\n");
+	expect_err("[mcpmux]\napprovals = maybe\n",
+		   "F:2: approvals must be auto | terminal | tty | elicitation | deny\n");
 	expect_err("url = http://h\n",
 		   "F:1: key 'url' is outside any section\n");
+}
+
+static void test_approval_keys(void **state)
+{
+	struct config cfg;
+	struct buf err = BUF_INIT;
+	char *path = write_tmp("[mcpmux]\napprovals = terminal\napproval_timeout = 30\n"
+			       "audit_log = /tmp/a.jsonl\n"
+			       "[connector \"a\"]\nurl = http://h\napproval = ask ; always\n"
+			       "approval.get_* = auto\napproval.delete_* = ask\nlabel.search = read\n"
+			       "[connector \"b\"]\nurl = http://h\n");
+
+	(void)state;
+	assert_int_equal(config_load(&cfg, path, &err), 0);
+	assert_int_equal(cfg.approvals, APPROVALS_TERMINAL);
+	assert_int_equal(cfg.approval_timeout_ms, 30000);
+	assert_string_equal(cfg.audit_log, "/tmp/a.jsonl");
+	assert_int_equal(cfg.connectors[0].approval, APPROVAL_ASK);
+	assert_int_equal(cfg.connectors[0].napproval_rules, 2);
+	assert_int_equal(config_rule_value(cfg.connectors[0].approval_rules, 2, "get_user", -1),
+			 APPROVAL_AUTO);
+	assert_int_equal(config_rule_value(cfg.connectors[0].approval_rules, 2, "put", -1), -1);
+	assert_int_equal(config_rule_value(cfg.connectors[0].label_rules,
+					   cfg.connectors[0].nlabel_rules, "search", -1), LABEL_READ);
+	/* defaults */
+	assert_int_equal(cfg.connectors[1].approval, APPROVAL_DEFAULT);
+	config_free(&cfg);
+	unlink(path);
+	free(path);
+	buf_free(&err);
+	expect_err("[mcpmux]\naudit_log = relative/path\n",
+		   "F:2: audit_log must be an absolute path, a path starting with ~/, or off\n");
+	expect_err("[connector \"a\"]\nurl = http://h\napproval = sometimes\n",
+		   "F:3: approval must be default | ask | auto\n");
+	expect_err("[connector \"a\"]\nurl = http://h\nlabel.x = dangerous\n",
+		   "F:3: label.x must be read | write\n");
+	expect_err("[connector \"a\"]\nurl = http://h\napproval.x = ask\napproval.x = auto\n",
+		   "F:4: 'approval.x' is repeated in [connector \"a\"] (first at line 3)\n");
+}
+
+static void test_audit_default_and_off(void **state)
+{
+	struct config cfg;
+	struct buf err = BUF_INIT;
+	char *path = write_tmp("[mcpmux]\n");
+	char *off = write_tmp("[mcpmux]\naudit_log = off\n");
+
+	(void)state;
+	setenv("HOME", "/home/tester", 1);
+	assert_int_equal(config_load(&cfg, path, &err), 0);
+	assert_string_equal(cfg.audit_log, "/home/tester/.local/state/mcpmux/audit.jsonl");
+	assert_int_equal(cfg.approvals, APPROVALS_AUTO);
+	assert_int_equal(cfg.approval_timeout_ms, 120000);
+	config_free(&cfg);
+	assert_int_equal(config_load(&cfg, off, &err), 0);
+	assert_null(cfg.audit_log);
+	config_free(&cfg);
+	unlink(path);
+	unlink(off);
+	free(path);
+	free(off);
+	buf_free(&err);
 }
 
 static void test_unknown_section(void **state)
@@ -818,6 +880,8 @@ int main(void)
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_many_connectors),
 		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_approval_keys),
+		cmocka_unit_test(test_audit_default_and_off),
 		cmocka_unit_test(test_unknown_section),
 		cmocka_unit_test(test_bad_url),
 		cmocka_unit_test(test_url_credentials_not_echoed),
