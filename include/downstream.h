@@ -18,7 +18,10 @@
 
 struct downstream;
 
-struct downstream *downstream_new(struct loop *loop, struct mux *m, int in_fd, int out_fd);
+/* Also opens the audit log and the approval broker: NULL with a message in err
+   when either cannot be set up (mcpmux then refuses to start: fail closed). */
+struct downstream *downstream_new(struct loop *loop, struct mux *m, int in_fd, int out_fd,
+				  struct buf *err);
 /* Runs until stdin ends or a stop signal; returns the exit status. */
 int downstream_run(struct downstream *d);
 void downstream_free(struct downstream *d);

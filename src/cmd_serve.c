@@ -13,6 +13,7 @@ static int serve_exec(int argc, char **argv)
 	struct loop *loop;
 	struct mux *m;
 	struct downstream *d;
+	struct buf err = BUF_INIT;
 	int rc;
 
 	if (cmd_parse(&cmd_serve, argc, argv, "ch", &o))
@@ -34,7 +35,16 @@ static int serve_exec(int argc, char **argv)
 		return 1;
 	}
 	m = mux_new(loop, &cfg);
-	d = downstream_new(loop, m, STDIN_FILENO, STDOUT_FILENO);
+	d = downstream_new(loop, m, STDIN_FILENO, STDOUT_FILENO, &err);
+	if (!d) {
+		log_error("%s", err.data);
+		buf_free(&err);
+		mux_free(m);
+		loop_free(loop);
+		config_free(&cfg);
+		cmd_global_cleanup();
+		return 1;
+	}
 	log_info("serving %zu connector(s) from %s", cfg.nconnectors, cfg.path);
 	rc = downstream_run(d);
 	downstream_free(d);

@@ -5,6 +5,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "mux.h"
+#include "policy.h"
 
 /* Starts every connector and waits until all settled or connect_timeout. */
 static void settle(struct loop *loop, struct mux *m)
@@ -69,6 +70,17 @@ static void reason_of(struct upstream *up, const struct config *cfg, struct buf 
 		buf_printf(out, " - %s", upstream_hint(up));
 }
 
+static const char *label_of(const struct cat_entry *e)
+{
+	return policy_label_name(policy_label(upstream_cfg(e->up), e->tool));
+}
+
+/* "ask": calling it waits for a human; "auto": it runs at once. */
+static const char *approval_of(const struct cat_entry *e)
+{
+	return policy_asks(upstream_cfg(e->up), e->tool) ? "ask" : "auto";
+}
+
 static void print_json(struct session *s)
 {
 	struct buf out = BUF_INIT, why = BUF_INIT;
@@ -84,8 +96,8 @@ static void print_json(struct session *s)
 		json_escape_str(&out, upstream_cfg(e->up)->alias);
 		buf_puts(&out, ",\"tool\":");
 		json_escape_str(&out, e->tool->name);
-		buf_printf(&out, ",\"label\":\"%s\",\"status\":\"%s\"}",
-			   e->tool->read_only ? "read" : "write", status_of(e->up));
+		buf_printf(&out, ",\"label\":\"%s\",\"approval\":\"%s\",\"status\":\"%s\"}",
+			   label_of(e), approval_of(e), status_of(e->up));
 	}
 	buf_puts(&out, "\n],\"connectors\":[");
 	for (i = 0; i < s->m->nups; i++) {
@@ -117,13 +129,14 @@ static void print_table(struct session *s)
 	for (i = 0; i < s->m->cat.n; i++)
 		if (strlen(s->m->cat.entries[i].exposed) > w)
 			w = strlen(s->m->cat.entries[i].exposed);
-	printf("%-*s  %-16s %-32s %-5s  %s\n", (int)w, "NAME", "CONNECTOR", "TOOL", "LABEL", "STATUS");
+	printf("%-*s  %-16s %-32s %-5s  %-8s %s\n", (int)w, "NAME", "CONNECTOR", "TOOL", "LABEL",
+	       "APPROVAL", "STATUS");
 	for (i = 0; i < s->m->cat.n; i++) {
 		const struct cat_entry *e = &s->m->cat.entries[i];
 
-		printf("%-*s  %-16s %-32s %-5s  %s\n", (int)w, e->exposed,
-		       upstream_cfg(e->up)->alias, e->tool->name,
-		       e->tool->read_only ? "read" : "write", status_of(e->up));
+		printf("%-*s  %-16s %-32s %-5s  %-8s %s\n", (int)w, e->exposed,
+		       upstream_cfg(e->up)->alias, e->tool->name, label_of(e), approval_of(e),
+		       status_of(e->up));
 	}
 	for (i = 0; i < s->m->nups; i++) {
 		struct upstream *up = s->m->ups[i];
@@ -200,7 +213,8 @@ static int check_exec(int argc, char **argv)
 const struct cmd cmd_tools = {
 	"tools", "tools [-c FILE] [--json]",
 	"Connect to every enabled connector and print the merged tool catalog.",
-	"Columns: exposed name, connector, upstream tool name, label (read/write), status.\n"
+	"Columns: exposed name, connector, upstream tool name, label (read/write),\n"
+	"approval (ask: a human decides each call; auto: it runs at once), status.\n"
 	"--json prints {\"tools\": [...], \"connectors\": [...]} instead.\n",
 	tools_exec,
 };

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "approval.h"
+#include "audit.h"
 #include "log.h"
+#include "policy.h"
 
 #define CLOSE_TIMEOUT_MS 1000
 #define LIST_CHANGED_DELAY_MS 20
@@ -20,8 +23,25 @@ struct dcall {
 	struct dcall *prev, *next;
 	char *id;		/* the agent's id, its bytes as sent (string or number) */
 	size_t id_len;
-	struct upstream *up;	/* where it went */
-	struct up_req *req;	/* the upstream request (owned by up) */
+	struct upstream *up;	/* where it goes */
+	struct up_req *req;	/* the upstream request (owned by up), once sent */
+	struct approval_req *areq; /* the question to a human, while it waits */
+	struct buf params;	/* the upstream's params, sent once allowed */
+	char *tool;		/* exposed name, for the audit */
+	const char *label;	/* "read" / "write" */
+	const char *decision;	/* auto / allowed / denied / timeout */
+	const char *by;		/* policy / terminal / elicitation / tty */
+	int64_t started;	/* loop_now() when the call arrived */
+	unsigned char args_sha256[crypto_hash_sha256_BYTES];
+};
+
+/* A request mcpmux sent to the agent (elicitation/create). */
+struct outreq {
+	struct downstream *d;
+	struct outreq *next;
+	char id[32];		/* our id, a string the agent echoes */
+	void (*done)(void *ctx, int accepted);
+	void *ctx;
 };
 
 /* A request that waits for connectors still starting. */
@@ -49,6 +69,11 @@ struct downstream {
 	int listed;			/* a tools/list was answered */
 	uint64_t listed_gen;		/* catalog generation the agent saw */
 	struct loop_timer *changed;	/* pending notifications/tools/list_changed */
+	struct approval *appr;		/* the approval broker (owned) */
+	struct audit *audit;		/* the audit log (owned), NULL when off */
+	int client_elicitation;		/* the agent declared the elicitation capability */
+	struct outreq *outreqs;		/* our requests the agent has not answered */
+	unsigned long next_out_id;
 	int stopping;
 	int status;			/* exit status */
 };
@@ -207,6 +232,103 @@ struct req {
 
 static void defer_request(struct req *r);
 
+/* Who the agent is (for the approval terminal) and whether it can be asked. */
+static void note_client(struct downstream *d, const struct json *j, int params)
+{
+	int info = json_get(j, params, "clientInfo");
+	int caps = json_get(j, params, "capabilities");
+	struct buf agent = BUF_INIT;
+
+	d->client_elicitation = json_type(j, json_get(j, caps, "elicitation")) == JSMN_OBJECT;
+	if (json_string(j, json_get(j, info, "name"), &agent) || !agent.len) {
+		buf_reset(&agent);
+		buf_puts(&agent, "unknown agent");
+	}
+	if (json_type(j, json_get(j, info, "version")) == JSMN_STRING) {
+		buf_putc(&agent, ' ');
+		json_string(j, json_get(j, info, "version"), &agent);
+	}
+	approval_set_agent(d->appr, agent.data);
+	buf_free(&agent);
+}
+
+/* --- requests to the agent (elicitation) --- */
+
+static int elicit_available(void *arg)
+{
+	struct downstream *d = arg;
+
+	return d->client_elicitation;
+}
+
+static void *elicit_start(void *arg, const char *message, void (*done)(void *ctx, int accepted),
+			  void *ctx)
+{
+	struct downstream *d = arg;
+	struct outreq *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		abort();
+	o->d = d;
+	snprintf(o->id, sizeof(o->id), "mcpmux-%lu", ++d->next_out_id);
+	o->done = done;
+	o->ctx = ctx;
+	o->next = d->outreqs;
+	d->outreqs = o;
+	buf_printf(&d->out, "{\"jsonrpc\":\"2.0\",\"id\":\"%s\",\"method\":\"elicitation/create\","
+		   "\"params\":{\"message\":", o->id);
+	json_escape_str(&d->out, message);
+	buf_puts(&d->out, ",\"requestedSchema\":{\"type\":\"object\",\"properties\":{\"approve\":"
+		 "{\"type\":\"boolean\",\"title\":\"Allow this call\","
+		 "\"description\":\"Check to let the tool run once.\"}},\"required\":[\"approve\"]}}}");
+	end_message(d);
+	return o;
+}
+
+static void outreq_unlink(struct outreq *o)
+{
+	struct outreq **pp;
+
+	for (pp = &o->d->outreqs; *pp; pp = &(*pp)->next)
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+}
+
+static void elicit_cancel(void *arg, void *handle)
+{
+	struct downstream *d = arg;
+	struct outreq *o = handle;
+
+	buf_printf(&d->out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\","
+		   "\"params\":{\"requestId\":\"%s\",\"reason\":\"decided elsewhere\"}}", o->id);
+	end_message(d);
+	outreq_unlink(o);
+	free(o);
+}
+
+/* The agent answered one of our requests. */
+static void handle_response(struct downstream *d, const struct json *j, int id)
+{
+	struct outreq *o;
+	int res = json_get(j, 0, "result"), content, accepted = -1;
+
+	for (o = d->outreqs; o; o = o->next)
+		if (json_streq(j, id, o->id))
+			break;
+	if (!o)
+		return;
+	outreq_unlink(o);
+	if (res >= 0) {
+		content = json_get(j, res, "content");
+		accepted = json_streq(j, json_get(j, res, "action"), "accept") &&
+			   json_is_true(j, json_get(j, content, "approve"));
+	}
+	o->done(o->ctx, accepted);
+	free(o);
+}
+
 static void do_initialize(struct req *r)
 {
 	const struct json *j = r->j;
@@ -218,6 +340,7 @@ static void do_initialize(struct req *r)
 	for (i = 0; i < mcp_nversions; i++)
 		if (json_streq(j, pv, mcp_versions[i]))
 			ver = mcp_versions[i];
+	note_client(r->d, j, r->params);
 	buf_printf(&res, "{\"protocolVersion\":\"%s\",\"capabilities\":{\"tools\":{\"listChanged\":true}},"
 		   "\"serverInfo\":{\"name\":\"mcpmux\",\"version\":\"%s\"}}", ver, MCPMUX_VERSION);
 	reply_result(r->d, r->id, r->idn, res.data);
@@ -247,6 +370,22 @@ static void do_tools_list(struct req *r)
 	d->listed_gen = d->mux->generation;
 }
 
+/* Ends a call's record: one audit line, whatever happened. */
+static void dcall_audit(struct dcall *c, const char *outcome)
+{
+	struct audit_rec r;
+
+	r.tool = c->tool;
+	r.connector = upstream_cfg(c->up)->alias;
+	r.label = c->label;
+	r.decision = c->decision;
+	r.decided_by = c->by;
+	r.outcome = outcome;
+	r.duration_ms = loop_now() - c->started;
+	memcpy(r.args_sha256, c->args_sha256, sizeof(r.args_sha256));
+	audit_write(c->d->audit, &r);
+}
+
 static void dcall_free(struct dcall *c)
 {
 	struct downstream *d = c->d;
@@ -257,7 +396,11 @@ static void dcall_free(struct dcall *c)
 		d->calls = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	if (c->areq)
+		approval_cancel(d->appr, c->areq);
 	free(c->id);
+	free(c->tool);
+	buf_free(&c->params);
 	free(c);
 }
 
@@ -271,7 +414,11 @@ static void on_call_reply(struct upstream *up, const char *msg, size_t n,
 	(void)up;
 	if (err) {
 		reply_tool_error(d, c->id, c->id_len, err);
+		dcall_audit(c, "error");
 	} else {
+		int res = json_get(j, 0, "result");
+
+		dcall_audit(c, res < 0 || json_is_true(j, json_get(j, res, "isError")) ? "error" : "ok");
 		/* Splice: the connector's reply as it came, with the agent's id. */
 		json_span(j, json_get(j, 0, "id"), &s, &e);
 		buf_reserve(&d->out, n + c->id_len + 1);
@@ -280,6 +427,30 @@ static void on_call_reply(struct upstream *up, const char *msg, size_t n,
 		buf_add(&d->out, msg + e, n - e);
 		end_message(d);
 	}
+	dcall_free(c);
+}
+
+static void send_call(struct dcall *c)
+{
+	c->req = upstream_request(c->up, "tools/call", c->params.data, c->params.len, 0,
+				  on_call_reply, c);
+	buf_free(&c->params);
+}
+
+static void on_approval(enum approval_result res, const char *by, const char *text, void *arg)
+{
+	struct dcall *c = arg;
+
+	c->areq = NULL;
+	c->by = by;
+	if (res == APPROVAL_ALLOWED) {
+		c->decision = "allowed";
+		send_call(c);
+		return;
+	}
+	c->decision = res == APPROVAL_TIMEOUT ? "timeout" : "denied";
+	reply_tool_error(c->d, c->id, c->id_len, text);
+	dcall_audit(c, c->decision);
 	dcall_free(c);
 }
 
@@ -306,9 +477,10 @@ static void do_tools_call(struct req *r)
 	int name = json_get(j, r->params, "name"), args = json_get(j, r->params, "arguments");
 	const struct cat_entry *e;
 	struct upstream *up;
-	struct buf params = BUF_INIT;
+	struct approval_call call;
 	struct dcall *c;
-	size_t ps, pe, ns, ne, nlen;
+	const char *argbytes;
+	size_t ps, pe, ns, ne, as, ae, nlen;
 
 	if (json_type(j, r->params) != JSMN_OBJECT || json_type(j, name) != JSMN_STRING ||
 	    (args >= 0 && json_type(j, args) != JSMN_OBJECT)) {
@@ -334,12 +506,6 @@ static void do_tools_call(struct req *r)
 		}
 		return;
 	}
-	/* Splice: the agent's params as sent, with the upstream's own tool name. */
-	json_span(j, r->params, &ps, &pe);
-	json_span(j, name, &ns, &ne);
-	buf_add(&params, j->js + ps, ns - ps);
-	json_escape_str(&params, e->tool->name);
-	buf_add(&params, j->js + ne, pe - ne);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		abort();
@@ -350,13 +516,42 @@ static void do_tools_call(struct req *r)
 	memcpy(c->id, r->id, r->idn);
 	c->id_len = r->idn;
 	c->up = e->up;
+	c->tool = strdup(e->exposed);
+	if (!c->tool)
+		abort();
+	c->started = loop_now();
+	c->label = policy_label_name(policy_label(upstream_cfg(e->up), e->tool));
+	/* Splice: the agent's params as sent, with the upstream's own tool name. */
+	json_span(j, r->params, &ps, &pe);
+	json_span(j, name, &ns, &ne);
+	buf_add(&c->params, j->js + ps, ns - ps);
+	json_escape_str(&c->params, e->tool->name);
+	buf_add(&c->params, j->js + ne, pe - ne);
+	if (args >= 0) {
+		json_span(j, args, &as, &ae);
+	} else {
+		as = 0;
+		ae = 2;
+	}
+	argbytes = args >= 0 ? j->js + as : "{}";
+	crypto_hash_sha256(c->args_sha256, (const unsigned char *)argbytes, ae - as);
 	c->next = d->calls;
 	if (d->calls)
 		d->calls->prev = c;
 	d->calls = c;
-	c->req = upstream_request(e->up, "tools/call", params.data, params.len, 0,
-				  on_call_reply, c);
-	buf_free(&params);
+	if (!policy_asks(upstream_cfg(e->up), e->tool)) {
+		c->decision = "auto";
+		c->by = "policy";
+		send_call(c);
+		return;
+	}
+	call.connector = upstream_cfg(e->up)->alias;
+	call.tool = e->exposed;
+	call.upstream_tool = e->tool->name;
+	call.label = c->label;
+	call.args = argbytes;
+	call.args_len = ae - as;
+	c->areq = approval_ask(d->appr, &call, on_approval, c);
 }
 
 static void do_cancelled(struct req *r)
@@ -373,7 +568,13 @@ static void do_cancelled(struct req *r)
 	for (c = d->calls; c; c = c->next) {
 		if (c->id_len == e - s && memcmp(c->id, j->js + s, e - s) == 0) {
 			/* The agent expects no answer; the connector is told and late replies dropped. */
-			upstream_cancel(c->up, c->req, "cancelled by the client");
+			if (c->req)
+				upstream_cancel(c->up, c->req, "cancelled by the client");
+			if (!c->decision)
+				c->decision = "denied";
+			if (!c->by)
+				c->by = "policy";
+			dcall_audit(c, "cancelled");
 			dcall_free(c);
 			return;
 		}
@@ -489,8 +690,9 @@ static void handle_line(struct downstream *d, const char *line, size_t len, int 
 		return;
 	}
 	if (method < 0) {
-		/* A response from the agent: mcpmux sends it no requests yet. */
-		if (!r.id || (json_get(j, 0, "result") < 0 && json_get(j, 0, "error") < 0))
+		if (r.id && (json_get(j, 0, "result") >= 0 || json_get(j, 0, "error") >= 0))
+			handle_response(d, j, id);
+		else
 			reply_error(d, r.id, r.idn, -32600, "invalid request: no method");
 		return;
 	}
@@ -612,12 +814,27 @@ static void setup_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-struct downstream *downstream_new(struct loop *loop, struct mux *m, int in_fd, int out_fd)
+struct downstream *downstream_new(struct loop *loop, struct mux *m, int in_fd, int out_fd,
+				  struct buf *err)
 {
 	struct downstream *d = calloc(1, sizeof(*d));
+	struct approval_elicit_ops ops = { elicit_available, elicit_start, elicit_cancel, NULL };
 
 	if (!d)
 		abort();
+	ops.arg = d;
+	d->loop = loop;
+	d->audit = audit_open(m->cfg->audit_log, err);
+	if (m->cfg->audit_log && !d->audit) {
+		free(d);
+		return NULL;
+	}
+	d->appr = approval_new(loop, m->cfg, &ops, err);
+	if (!d->appr) {
+		audit_close(d->audit);
+		free(d);
+		return NULL;
+	}
 	d->loop = loop;
 	d->mux = m;
 	d->in_fd = in_fd;
@@ -673,8 +890,14 @@ int downstream_run(struct downstream *d)
 		d->out_watch = 0;
 	}
 	mux_close(d->mux, CLOSE_TIMEOUT_MS);
-	while (d->calls)
+	while (d->calls) {
+		if (!d->calls->decision) {
+			d->calls->decision = "denied";
+			d->calls->by = "policy";
+		}
+		dcall_audit(d->calls, "cancelled");
 		dcall_free(d->calls);
+	}
 	drain_output(d, end);
 	return d->status;
 }
@@ -687,6 +910,14 @@ void downstream_free(struct downstream *d)
 		dcall_free(d->calls);
 	while (d->deferred)
 		deferred_free(d->deferred);
+	while (d->outreqs) {
+		struct outreq *o = d->outreqs;
+
+		d->outreqs = o->next;
+		free(o);
+	}
+	approval_free(d->appr);
+	audit_close(d->audit);
 	if (d->flush)
 		loop_timer_cancel(d->loop, d->flush);
 	if (d->changed)

@@ -1,0 +1,674 @@
+/* approval.c - the approval broker inside `mcpmux serve`; see include/approval.h
+   and docs/approval-protocol.md. */
+#include "approval.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "log.h"
+#include "rundir.h"
+
+#define TERM_MAX_LINE	(16u << 20)
+#define TERM_MAX_OUT	(64u << 20)
+
+/* An attached `mcpmux approve`. */
+struct term {
+	struct approval *a;
+	struct term *next;
+	int fd;
+	struct buf in;		/* bytes read, not yet a whole line */
+	struct buf out;		/* queued messages */
+	int watch_out;		/* POLLOUT is being watched */
+};
+
+struct approval_req {
+	struct approval *a;
+	struct approval_req *prev, *next; /* oldest first */
+	char id[24];		/* unique in this process */
+	char *connector, *tool, *upstream_tool, *label;
+	char *args;		/* raw JSON, one line */
+	size_t args_len;
+	int64_t created;	/* loop_now() when asked */
+	struct loop_timer *timer; /* the deadline, or a 0 ms "answer now" */
+	enum approval_result now_result; /* what the 0 ms timer reports */
+	const char *now_by;
+	void *elicit;		/* elicitation in flight, or NULL */
+	approval_cb cb;
+	void *arg;
+};
+
+struct approval {
+	struct loop *loop;		/* not owned */
+	const struct config *cfg;	/* not owned */
+	struct approval_elicit_ops ops;
+	char *agent;			/* the client's name and version */
+	int lfd;			/* listening socket, -1 when none */
+	char *sock_path;		/* its path, removed on free */
+	struct term *terms;
+	struct approval_req *head, *tail;
+	unsigned long next_id;
+	char **always;			/* tools allowed until exit ("a") */
+	size_t nalways;
+	int tty_fd;			/* /dev/tty for approvals = tty, or -1 */
+	struct buf tty_in;
+	struct approval_req *tty_req;	/* the request the tty prompt is about */
+};
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s ? s : "");
+
+	if (!p)
+		abort();
+	return p;
+}
+
+/* --- messages to terminals --- */
+
+static void term_flush(struct term *t);
+
+static void on_term_readable(int fd, short revents, void *arg);
+
+static void term_send(struct term *t, const struct buf *msg)
+{
+	if (t->out.len + msg->len > TERM_MAX_OUT)
+		return;	/* a terminal that stopped reading loses messages, not us */
+	buf_add(&t->out, msg->data, msg->len);
+	term_flush(t);
+}
+
+static void broadcast(struct approval *a, const struct buf *msg)
+{
+	struct term *t;
+
+	for (t = a->terms; t; t = t->next)
+		term_send(t, msg);
+}
+
+static void request_msg(struct approval_req *r, struct buf *m)
+{
+	struct approval *a = r->a;
+	int64_t left = r->created + a->cfg->approval_timeout_ms - loop_now();
+
+	buf_printf(m, "{\"type\":\"request\",\"id\":\"%s\",\"agent\":", r->id);
+	json_escape_str(m, a->agent ? a->agent : "unknown agent");
+	buf_puts(m, ",\"connector\":");
+	json_escape_str(m, r->connector);
+	buf_puts(m, ",\"tool\":");
+	json_escape_str(m, r->tool);
+	buf_puts(m, ",\"upstream_tool\":");
+	json_escape_str(m, r->upstream_tool);
+	buf_puts(m, ",\"label\":");
+	json_escape_str(m, r->label);
+	buf_puts(m, ",\"arguments\":");
+	buf_add(m, r->args, r->args_len);
+	buf_printf(m, ",\"timeout_ms\":%ld,\"remaining_ms\":%lld}\n", a->cfg->approval_timeout_ms,
+		   (long long)(left > 0 ? left : 0));
+}
+
+static void withdraw(struct approval_req *r, const char *reason)
+{
+	struct buf m = BUF_INIT;
+
+	buf_printf(&m, "{\"type\":\"withdrawn\",\"id\":\"%s\",\"reason\":\"%s\"}\n", r->id, reason);
+	broadcast(r->a, &m);
+	buf_free(&m);
+}
+
+/* --- requests --- */
+
+static void tty_next(struct approval *a);
+
+static void req_unlink_free(struct approval_req *r)
+{
+	struct approval *a = r->a;
+
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		a->head = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	else
+		a->tail = r->prev;
+	if (r->timer)
+		loop_timer_cancel(a->loop, r->timer);
+	if (r->elicit && a->ops.cancel)
+		a->ops.cancel(a->ops.arg, r->elicit);
+	if (a->tty_req == r) {
+		a->tty_req = NULL;
+		tty_next(a);
+	}
+	free(r->connector);
+	free(r->tool);
+	free(r->upstream_tool);
+	free(r->label);
+	free(r->args);
+	free(r);
+}
+
+static void result_text(struct approval_req *r, enum approval_result res, const char *by,
+			struct buf *t)
+{
+	const struct config *cfg = r->a->cfg;
+
+	switch (res) {
+	case APPROVAL_ALLOWED:
+		break;
+	case APPROVAL_DENIED:
+		if (!strcmp(by, "elicitation"))
+			buf_printf(t, "The user declined this call to %s; it was not run. "
+				   "Do not retry it unless the user asks.", r->tool);
+		else
+			buf_printf(t, "The user denied this call to %s in %s; it was not run. "
+				   "Do not retry it unless the user asks.", r->tool,
+				   !strcmp(by, "tty") ? "the terminal prompt" : "`mcpmux approve`");
+		break;
+	case APPROVAL_TIMEOUT:
+		buf_printf(t, "No one approved this call to %s within %ld s, so it was not run. "
+			   "Ask the user to run `mcpmux approve` in a terminal to review it, then try again.",
+			   r->tool, cfg->approval_timeout_ms / 1000);
+		break;
+	case APPROVAL_NO_CHANNEL:
+		if (cfg->approvals == APPROVALS_DENY)
+			buf_printf(t, "%s needs approval and mcpmux is configured with approvals = deny, "
+				   "so it was not run. If it should run, the user can set approval = auto "
+				   "for it in the mcpmux config.", r->tool);
+		else
+			buf_printf(t, "%s needs approval, but %s, so it was not run. Ask the user to run "
+				   "`mcpmux approve` in a terminal and set approvals = terminal or auto.",
+				   r->tool, cfg->approvals == APPROVALS_TTY ?
+				   "mcpmux has no terminal to ask on (approvals = tty)" :
+				   "this client does not support MCP elicitation (approvals = elicitation)");
+		break;
+	}
+}
+
+static const char *withdraw_reason(enum approval_result res)
+{
+	switch (res) {
+	case APPROVAL_ALLOWED: return "allowed";
+	case APPROVAL_TIMEOUT: return "timeout";
+	default: return "denied";
+	}
+}
+
+/* The one way a request ends with a callback. */
+static void finish(struct approval_req *r, enum approval_result res, const char *by)
+{
+	struct buf text = BUF_INIT;
+	approval_cb cb = r->cb;
+	void *arg = r->arg;
+
+	result_text(r, res, by, &text);
+	withdraw(r, withdraw_reason(res));
+	req_unlink_free(r);
+	cb(res, by, text.len ? text.data : NULL, arg);
+	buf_free(&text);
+}
+
+static void on_timeout(void *arg)
+{
+	struct approval_req *r = arg;
+
+	r->timer = NULL;
+	finish(r, APPROVAL_TIMEOUT, "policy");
+}
+
+static void on_now(void *arg)
+{
+	struct approval_req *r = arg;
+
+	r->timer = NULL;
+	finish(r, r->now_result, r->now_by);
+}
+
+static struct approval_req *find_req(struct approval *a, const char *id, size_t n)
+{
+	struct approval_req *r;
+
+	for (r = a->head; r; r = r->next)
+		if (strlen(r->id) == n && memcmp(r->id, id, n) == 0)
+			return r;
+	return NULL;
+}
+
+static void allow_always(struct approval *a, const char *tool)
+{
+	a->always = realloc(a->always, (a->nalways + 1) * sizeof(*a->always));
+	if (!a->always)
+		abort();
+	a->always[a->nalways++] = xstrdup(tool);
+}
+
+static int is_always(struct approval *a, const char *tool)
+{
+	size_t i;
+
+	for (i = 0; i < a->nalways; i++)
+		if (!strcmp(a->always[i], tool))
+			return 1;
+	return 0;
+}
+
+static void decide(struct approval_req *r, char key, const char *by)
+{
+	if (key == 'a') {
+		allow_always(r->a, r->tool);
+		log_info("'%s' is allowed until mcpmux exits (%s)", r->tool, by);
+	}
+	finish(r, key == 'n' ? APPROVAL_DENIED : APPROVAL_ALLOWED, by);
+}
+
+/* --- the tty prompt --- */
+
+static void tty_prompt(struct approval *a)
+{
+	struct approval_req *r = a->tty_req;
+	struct buf p = BUF_INIT;
+
+	buf_printf(&p, "\nmcpmux: %s wants to call %s (connector %s, %s) with ",
+		   a->agent ? a->agent : "the agent", r->tool, r->connector, r->label);
+	buf_add(&p, r->args, r->args_len > 400 ? 400 : r->args_len);
+	buf_puts(&p, r->args_len > 400 ? "...\n" : "\n");
+	buf_puts(&p, "Allow? [y] once, [a] always for this tool, [n] no: ");
+	if (write(a->tty_fd, p.data, p.len) < 0)
+		log_debug("tty prompt: %s", strerror(errno));
+	buf_free(&p);
+}
+
+static void tty_next(struct approval *a)
+{
+	if (a->tty_fd < 0 || a->tty_req || !a->head)
+		return;
+	a->tty_req = a->head;
+	tty_prompt(a);
+}
+
+static void on_tty(int fd, short revents, void *arg)
+{
+	struct approval *a = arg;
+	char c[256];
+	ssize_t n = read(fd, c, sizeof(c));
+	size_t i;
+
+	(void)revents;
+	if (n <= 0) {
+		loop_io_del(a->loop, fd);
+		return;
+	}
+	for (i = 0; i < (size_t)n && a->tty_req; i++) {
+		char k = c[i] | 0x20;
+
+		if (k == 'y' || k == 'a' || k == 'n')
+			decide(a->tty_req, k, "tty");
+		else if (c[i] == '\n' && a->tty_req)
+			tty_prompt(a);
+	}
+}
+
+/* --- terminals --- */
+
+static void term_free(struct term *t)
+{
+	struct approval *a = t->a;
+	struct term **pp;
+
+	for (pp = &a->terms; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	loop_io_del(a->loop, t->fd);
+	close(t->fd);
+	buf_free(&t->in);
+	buf_free(&t->out);
+	free(t);
+}
+
+static void term_flush(struct term *t)
+{
+	while (t->out.len) {
+		ssize_t w = send(t->fd, t->out.data, t->out.len, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break;
+		buf_consume(&t->out, (size_t)w);
+	}
+	if (t->out.len && !t->watch_out) {
+		loop_io_events(t->a->loop, t->fd, POLLIN | POLLOUT);
+		t->watch_out = 1;
+	} else if (!t->out.len && t->watch_out) {
+		loop_io_events(t->a->loop, t->fd, POLLIN);
+		t->watch_out = 0;
+	}
+}
+
+static void handle_term_line(struct term *t, const char *line, size_t n)
+{
+	struct json j;
+	int id, dec;
+	struct approval_req *r;
+
+	json_init(&j);
+	if (json_parse(&j, line, n) || !json_streq(&j, json_get(&j, 0, "type"), "decision"))
+		goto out;
+	id = json_get(&j, 0, "id");
+	dec = json_get(&j, 0, "decision");
+	if (json_type(&j, id) != JSMN_STRING)
+		goto out;
+	r = find_req(t->a, j.js + j.tok[id].start, (size_t)(j.tok[id].end - j.tok[id].start));
+	if (!r)
+		goto out;	/* decided elsewhere already */
+	if (json_streq(&j, dec, "allow"))
+		decide(r, 'y', "terminal");
+	else if (json_streq(&j, dec, "always"))
+		decide(r, 'a', "terminal");
+	else if (json_streq(&j, dec, "deny"))
+		decide(r, 'n', "terminal");
+out:
+	json_free(&j);
+}
+
+static void on_term_io(int fd, short revents, void *arg)
+{
+	struct term *t = arg;
+
+	(void)fd;
+	if (revents & POLLOUT)
+		term_flush(t);
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		on_term_readable(t->fd, revents, t);
+}
+
+static void on_term_readable(int fd, short revents, void *arg)
+{
+	struct term *t = arg;
+	ssize_t n;
+	char *nl;
+	size_t start = 0;
+
+	(void)revents;
+	buf_reserve(&t->in, 16384);
+	n = recv(fd, t->in.data + t->in.len, t->in.cap - t->in.len - 1, 0);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		log_debug("an approval terminal detached");
+		term_free(t);
+		return;
+	}
+	t->in.len += (size_t)n;
+	while ((nl = memchr(t->in.data + start, '\n', t->in.len - start))) {
+		size_t len = (size_t)(nl - (t->in.data + start));
+
+		handle_term_line(t, t->in.data + start, len);
+		start += len + 1;
+	}
+	buf_consume(&t->in, start);
+	if (t->in.len > TERM_MAX_LINE)
+		term_free(t);
+}
+
+static void on_accept(int fd, short revents, void *arg)
+{
+	struct approval *a = arg;
+	struct approval_req *r;
+	struct term *t;
+	struct buf m = BUF_INIT;
+	long uid;
+	int c;
+
+	(void)revents;
+	c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	if (rundir_peer_ok(c, &uid) != 0) {
+		log_warn("refused an approval connection from uid %ld: only uid %ld may approve",
+			 uid, (long)getuid());
+		close(c);
+		return;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		abort();
+	t->a = a;
+	t->fd = c;
+	t->next = a->terms;
+	a->terms = t;
+	loop_io_add(a->loop, c, POLLIN, on_term_io, t);
+	log_info("an approval terminal attached");
+	buf_printf(&m, "{\"type\":\"hello\",\"protocol\":1,\"pid\":%ld,\"agent\":", (long)getpid());
+	json_escape_str(&m, a->agent ? a->agent : "unknown agent");
+	buf_puts(&m, ",\"config\":");
+	json_escape_str(&m, a->cfg->path);
+	buf_puts(&m, "}\n");
+	for (r = a->head; r; r = r->next)
+		request_msg(r, &m);
+	term_send(t, &m);
+	buf_free(&m);
+	/* A terminal now exists: elicitations already asked go on in parallel. */
+}
+
+static int listen_socket(struct approval *a, struct buf *err)
+{
+	struct buf dir = BUF_INIT;
+	struct sockaddr_un sa;
+	int fd;
+
+	if (rundir_get(&dir, err) != 0) {
+		buf_free(&dir);
+		return -1;
+	}
+	buf_printf(&dir, "/serve-%ld.sock", (long)getpid());
+	if (dir.len >= sizeof(sa.sun_path)) {
+		buf_printf(err, "socket path %s is too long", dir.data);
+		buf_free(&dir);
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, dir.data, dir.len + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* A socket left by an earlier process with our pid is stale by definition. */
+	unlink(dir.data);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    chmod(dir.data, 0600) != 0 || listen(fd, 16) != 0) {
+		buf_printf(err, "cannot listen on %s: %s", dir.data, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		buf_free(&dir);
+		return -1;
+	}
+	a->lfd = fd;
+	a->sock_path = buf_detach(&dir, NULL);
+	loop_io_add(a->loop, fd, POLLIN, on_accept, a);
+	return 0;
+}
+
+/* --- public --- */
+
+struct approval *approval_new(struct loop *loop, const struct config *cfg,
+			      const struct approval_elicit_ops *ops, struct buf *err)
+{
+	struct approval *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		abort();
+	a->loop = loop;
+	a->cfg = cfg;
+	a->lfd = -1;
+	a->tty_fd = -1;
+	if (ops)
+		a->ops = *ops;
+	if (cfg->approvals == APPROVALS_AUTO || cfg->approvals == APPROVALS_TERMINAL) {
+		if (listen_socket(a, err) != 0) {
+			approval_free(a);
+			return NULL;
+		}
+	} else if (cfg->approvals == APPROVALS_TTY) {
+		a->tty_fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+		if (a->tty_fd < 0)
+			log_warn("approvals = tty, but there is no terminal (/dev/tty): "
+				 "calls that need approval will be denied");
+		else
+			loop_io_add(loop, a->tty_fd, POLLIN, on_tty, a);
+	}
+	return a;
+}
+
+void approval_free(struct approval *a)
+{
+	size_t i;
+
+	if (!a)
+		return;
+	while (a->head)
+		req_unlink_free(a->head);
+	while (a->terms)
+		term_free(a->terms);
+	if (a->lfd >= 0) {
+		loop_io_del(a->loop, a->lfd);
+		close(a->lfd);
+	}
+	if (a->sock_path)
+		unlink(a->sock_path);
+	if (a->tty_fd >= 0) {
+		loop_io_del(a->loop, a->tty_fd);
+		close(a->tty_fd);
+	}
+	for (i = 0; i < a->nalways; i++)
+		free(a->always[i]);
+	free(a->always);
+	free(a->sock_path);
+	free(a->agent);
+	buf_free(&a->tty_in);
+	free(a);
+}
+
+void approval_set_agent(struct approval *a, const char *agent)
+{
+	free(a->agent);
+	a->agent = xstrdup(agent);
+}
+
+static void on_elicit_done(void *ctx, int accepted)
+{
+	struct approval_req *r = ctx;
+
+	r->elicit = NULL;
+	if (accepted < 0) {
+		/* The client failed to ask: a terminal may still decide before the deadline. */
+		log_warn("elicitation for '%s' failed; waiting for `mcpmux approve`", r->tool);
+		return;
+	}
+	finish(r, accepted ? APPROVAL_ALLOWED : APPROVAL_DENIED, "elicitation");
+}
+
+static void start_elicitation(struct approval_req *r)
+{
+	struct approval *a = r->a;
+	struct buf msg = BUF_INIT;
+
+	buf_printf(&msg, "Allow %s (connector %s, %s tool) to run with these arguments?\n",
+		   r->tool, r->connector, r->label);
+	buf_add(&msg, r->args, r->args_len > 2000 ? 2000 : r->args_len);
+	if (r->args_len > 2000)
+		buf_puts(&msg, "...");
+	r->elicit = a->ops.start(a->ops.arg, msg.data, on_elicit_done, r);
+	buf_free(&msg);
+}
+
+static void answer_now(struct approval_req *r, enum approval_result res, const char *by)
+{
+	struct approval *a = r->a;
+
+	loop_timer_cancel(a->loop, r->timer);
+	r->now_result = res;
+	r->now_by = by;
+	r->timer = loop_timer_add(a->loop, 0, on_now, r);
+}
+
+struct approval_req *approval_ask(struct approval *a, const struct approval_call *call,
+				  approval_cb cb, void *arg)
+{
+	struct approval_req *r = calloc(1, sizeof(*r));
+	int elicit_ok = a->ops.available && a->ops.available(a->ops.arg);
+	struct buf m = BUF_INIT;
+
+	if (!r)
+		abort();
+	r->a = a;
+	snprintf(r->id, sizeof(r->id), "%lu", ++a->next_id);
+	r->connector = xstrdup(call->connector);
+	r->tool = xstrdup(call->tool);
+	r->upstream_tool = xstrdup(call->upstream_tool);
+	r->label = xstrdup(call->label);
+	r->args = malloc(call->args_len + 1);
+	if (!r->args)
+		abort();
+	memcpy(r->args, call->args, call->args_len);
+	r->args[call->args_len] = '\0';
+	r->args_len = call->args_len;
+	r->created = loop_now();
+	r->cb = cb;
+	r->arg = arg;
+	r->prev = a->tail;
+	if (a->tail)
+		a->tail->next = r;
+	else
+		a->head = r;
+	a->tail = r;
+	r->timer = loop_timer_add(a->loop, a->cfg->approval_timeout_ms, on_timeout, r);
+
+	if (is_always(a, r->tool)) {
+		answer_now(r, APPROVAL_ALLOWED, "terminal");
+		return r;
+	}
+	switch (a->cfg->approvals) {
+	case APPROVALS_DENY:
+		answer_now(r, APPROVAL_NO_CHANNEL, "policy");
+		return r;
+	case APPROVALS_TTY:
+		if (a->tty_fd < 0)
+			answer_now(r, APPROVAL_NO_CHANNEL, "policy");
+		else
+			tty_next(a);
+		return r;
+	case APPROVALS_ELICITATION:
+		if (!elicit_ok)
+			answer_now(r, APPROVAL_NO_CHANNEL, "policy");
+		else
+			start_elicitation(r);
+		return r;
+	case APPROVALS_AUTO:
+		if (!a->terms && elicit_ok)
+			start_elicitation(r);
+		break;
+	case APPROVALS_TERMINAL:
+		break;
+	}
+	/* Terminals attached now see it; ones attaching later get it with their hello. */
+	request_msg(r, &m);
+	broadcast(a, &m);
+	buf_free(&m);
+	return r;
+}
+
+void approval_cancel(struct approval *a, struct approval_req *r)
+{
+	(void)a;
+	withdraw(r, "cancelled");
+	req_unlink_free(r);
+}
