@@ -35,6 +35,7 @@ fs.writeFileSync(config, [
   '',
   '[connector "conf"]',
   `url = ${url}`,
+  'approval = auto',
   '',
 ].join('\n'));
 

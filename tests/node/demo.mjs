@@ -236,12 +236,17 @@ async function main() {
 		'[mcpmux]',
 		'call_timeout = 30',
 		'connect_timeout = 10',
+		'audit_log = off',
 		'',
 		'[connector "everything"]',
 		`url = http://127.0.0.1:${ev.port}/mcp`,
+		'; the demo runs unattended: no human approves write tools here',
+		'; (without this line, write tools wait for `mcpmux approve`)',
+		'approval = auto',
 		'',
 		'[connector "notes"]',
 		`url = http://127.0.0.1:${notesPort}/mcp`,
+		'approval = auto',
 		'',
 	].join('\n');
 	fs.writeFileSync(cfgPath, cfg, { mode: 0o600 });
