@@ -26,6 +26,16 @@ enum req_kind {
 	REQ_DELETE	/* ending the session */
 };
 
+/*
+ * Messages that arrived on an event stream. They are parsed inside curl's
+ * write callback, where freeing the transfer is not allowed, so they wait
+ * here, one per line, for a 0 ms timer that handles them on the loop.
+ */
+struct inbox {
+	struct buf lines;		/* one message per line, not yet handled */
+	struct loop_timer *drain;	/* the timer that will handle them */
+};
+
 struct up_req {
 	struct upstream *up;	/* owner */
 	struct up_req *prev, *next; /* in up->reqs */
@@ -36,8 +46,7 @@ struct up_req {
 	struct sse_parser sse;	/* for text/event-stream replies */
 	struct json j;		/* scratch parse of a reply */
 	struct loop_timer *deadline;
-	struct buf inbox;	/* messages from the stream, one per line, not yet handled */
-	struct loop_timer *drain; /* handles the inbox outside curl's callbacks */
+	struct inbox inbox;	/* messages from a streamed reply */
 	long timeout_ms;
 	int waiting;		/* queued until the session is ready */
 	int sent;		/* the message reached the wire at least once */
@@ -72,8 +81,7 @@ struct upstream {
 	struct http *del;		/* the DELETE in flight */
 	struct http *notif;		/* GET stream for the server's own messages, or NULL */
 	struct sse_parser notif_sse;	/* its parser (last_id persists across reconnects) */
-	struct buf notif_inbox;		/* its messages, one per line, not yet handled */
-	struct loop_timer *notif_drain;	/* handles the inbox outside curl's callbacks */
+	struct inbox notif_inbox;	/* its messages */
 	struct loop_timer *notif_retry;	/* reopens the stream */
 	long notif_backoff_ms;		/* wait before the next reopen after a failure */
 	int notif_none;			/* the server has no such stream (405) */
@@ -140,6 +148,75 @@ static void set_error(struct upstream *up, const char *reason, const char *hint)
 	notify_changed(up);
 }
 
+/* --- event stream inboxes --- */
+
+/* Flattens an upstream JSON value onto one line: outside strings, CR and LF
+   are only white space, and inside strings JSON cannot hold them raw. */
+static void one_line(char *p, size_t n)
+{
+	char *e = p + n;
+
+	while ((p = memchr(p, '\n', (size_t)(e - p))))
+		*p++ = ' ';
+}
+
+static void one_line_all(char *p, size_t n)
+{
+	size_t i;
+
+	one_line(p, n);
+	for (i = 0; i < n; i++)
+		if (p[i] == '\r')
+			p[i] = ' ';
+}
+
+static void inbox_push(struct inbox *in, struct loop *loop, const struct sse_event *ev,
+		       loop_timer_cb drain, void *arg)
+{
+	size_t at = in->lines.len;
+
+	if (strcmp(ev->type, "message") != 0)
+		return;
+	buf_add(&in->lines, ev->data, ev->data_len);
+	one_line_all(in->lines.data + at, ev->data_len);
+	buf_putc(&in->lines, '\n');
+	if (!in->drain)
+		in->drain = loop_timer_add(loop, 0, drain, arg);
+}
+
+static void inbox_clear(struct inbox *in, struct loop *loop)
+{
+	if (in->drain)
+		loop_timer_cancel(loop, in->drain);
+	in->drain = NULL;
+	buf_free(&in->lines);
+}
+
+/* Hands each waiting message to fn until fn returns non-zero (which it returns).
+   The inbox is emptied first, so fn may free whatever owns it. */
+static int inbox_each(struct inbox *in, struct loop *loop,
+		      int (*fn)(void *arg, const char *msg, size_t n), void *arg)
+{
+	struct buf lines = in->lines;
+	size_t off = 0;
+	int done = 0;
+
+	if (in->drain)
+		loop_timer_cancel(loop, in->drain);
+	in->drain = NULL;
+	buf_init(&in->lines);
+	while (off < lines.len && !done) {
+		char *nl = memchr(lines.data + off, '\n', lines.len - off);
+		size_t n = (size_t)(nl - (lines.data + off));
+
+		*nl = '\0';
+		done = fn(arg, lines.data + off, n);
+		off += n + 1;
+	}
+	buf_free(&lines);
+	return done;
+}
+
 /* --- request life cycle --- */
 
 static void req_unlink(struct up_req *r)
@@ -160,13 +237,11 @@ static void req_free(struct up_req *r)
 	req_unlink(r);
 	if (r->deadline)
 		loop_timer_cancel(r->up->loop, r->deadline);
-	if (r->drain)
-		loop_timer_cancel(r->up->loop, r->drain);
+	inbox_clear(&r->inbox, r->up->loop);
 	http_free(r->http);
 	sse_free(&r->sse);
 	json_free(&r->j);
 	buf_free(&r->body);
-	buf_free(&r->inbox);
 	buf_free(&r->failure);
 	free(r);
 }
@@ -241,26 +316,6 @@ static void build_message(struct up_req *r, const char *method, const char *para
 	buf_putc(&r->body, '}');
 }
 
-/* Flattens an upstream JSON value onto one line: outside strings, CR and LF
-   are only white space, and inside strings JSON cannot hold them raw. */
-static void one_line(char *p, size_t n)
-{
-	char *e = p + n;
-
-	while ((p = memchr(p, '\n', (size_t)(e - p))))
-		*p++ = ' ';
-}
-
-static void one_line_all(char *p, size_t n)
-{
-	size_t i;
-
-	one_line(p, n);
-	for (i = 0; i < n; i++)
-		if (p[i] == '\r')
-			p[i] = ' ';
-}
-
 /* --- replies --- */
 
 static void post_message(struct upstream *up, const char *json, size_t n);
@@ -314,50 +369,24 @@ static int handle_message(struct up_req *r, const char *msg, size_t n)
 	return 1;
 }
 
-/*
- * Handles the messages the stream delivered so far. Never runs inside a curl
- * callback, so handling a message may free r and its transfer. Returns 1
- * when r was answered (and may be gone).
- */
-static int drain_inbox(struct up_req *r)
+static int reply_message(void *arg, const char *msg, size_t n)
 {
-	struct buf in = r->inbox;
-	size_t off = 0;
-	int done = 0;
-
-	buf_init(&r->inbox);
-	while (off < in.len && !done) {
-		char *nl = memchr(in.data + off, '\n', in.len - off);
-		size_t n = (size_t)(nl - (in.data + off));
-
-		*nl = '\0';
-		done = handle_message(r, in.data + off, n);
-		off += n + 1;
-	}
-	buf_free(&in);
-	return done;
+	return handle_message(arg, msg, n);
 }
 
 static void on_drain(void *arg)
 {
 	struct up_req *r = arg;
 
-	r->drain = NULL;
-	drain_inbox(r);
+	r->inbox.drain = NULL;
+	inbox_each(&r->inbox, r->up->loop, reply_message, r);
 }
 
 static int on_sse_event(const struct sse_event *ev, void *arg)
 {
 	struct up_req *r = arg;
-	size_t at = r->inbox.len;
 
-	if (strcmp(ev->type, "message") != 0)
-		return 0;
-	buf_add(&r->inbox, ev->data, ev->data_len);
-	one_line_all(r->inbox.data + at, ev->data_len);
-	buf_putc(&r->inbox, '\n');
-	if (!r->drain)
-		r->drain = loop_timer_add(r->up->loop, 0, on_drain, r);
+	inbox_push(&r->inbox, r->up->loop, ev, on_drain, r);
 	return 0;
 }
 
@@ -453,11 +482,7 @@ static void on_http_done(struct http *h, void *arg)
 		buf_free(&err);
 		return;
 	}
-	if (r->drain) {
-		loop_timer_cancel(up->loop, r->drain);
-		r->drain = NULL;
-	}
-	if (!r->answered && r->inbox.len && drain_inbox(r))
+	if (!r->answered && inbox_each(&r->inbox, up->loop, reply_message, r))
 		return;	/* answered: r was freed, or is freed below when still ours */
 	if (r->answered) {
 		req_free(r);
@@ -853,37 +878,25 @@ static void handle_server_message(struct upstream *up, const char *msg, size_t n
 	json_free(&j);
 }
 
+static int server_message(void *arg, const char *msg, size_t n)
+{
+	handle_server_message(arg, msg, n);
+	return 0;
+}
+
 static void notif_drain(void *arg)
 {
 	struct upstream *up = arg;
-	struct buf in = up->notif_inbox;
-	size_t off = 0;
 
-	up->notif_drain = NULL;
-	buf_init(&up->notif_inbox);
-	while (off < in.len) {
-		char *nl = memchr(in.data + off, '\n', in.len - off);
-		size_t n = (size_t)(nl - (in.data + off));
-
-		*nl = '\0';
-		handle_server_message(up, in.data + off, n);
-		off += n + 1;
-	}
-	buf_free(&in);
+	up->notif_inbox.drain = NULL;
+	inbox_each(&up->notif_inbox, up->loop, server_message, up);
 }
 
 static int notif_event(const struct sse_event *ev, void *arg)
 {
 	struct upstream *up = arg;
-	size_t at = up->notif_inbox.len;
 
-	if (strcmp(ev->type, "message") != 0)
-		return 0;
-	buf_add(&up->notif_inbox, ev->data, ev->data_len);
-	one_line_all(up->notif_inbox.data + at, ev->data_len);
-	buf_putc(&up->notif_inbox, '\n');
-	if (!up->notif_drain)
-		up->notif_drain = loop_timer_add(up->loop, 0, notif_drain, up);
+	inbox_push(&up->notif_inbox, up->loop, ev, notif_drain, up);
 	return 0;
 }
 
@@ -973,10 +986,7 @@ static void notif_stop(struct upstream *up)
 	if (up->notif_retry)
 		loop_timer_cancel(up->loop, up->notif_retry);
 	up->notif_retry = NULL;
-	if (up->notif_drain)
-		loop_timer_cancel(up->loop, up->notif_drain);
-	up->notif_drain = NULL;
-	buf_reset(&up->notif_inbox);
+	inbox_clear(&up->notif_inbox, up->loop);
 	/* A new session starts a new stream: no Last-Event-ID from the old one. */
 	sse_free(&up->notif_sse);
 	memset(&up->notif_sse, 0, sizeof(up->notif_sse));
@@ -1114,7 +1124,6 @@ void upstream_free(struct upstream *up)
 		req_free(up->reqs);
 	http_free(up->del);
 	notif_stop(up);
-	buf_free(&up->notif_inbox);
 	free_tools(up->tools, up->ntools);
 	free_tools(up->newtools, up->nnewtools);
 	free(up->session_id);
