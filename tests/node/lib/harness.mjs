@@ -320,11 +320,15 @@ function toIni({ mcpmux = {}, connectors = {} }) {
 /**
  * The environment for mcpmux: ours, with HOME and the XDG directories moved
  * into the config's temp dir so that nothing touches the real home.
+ * XDG_RUNTIME_DIR is <config dir>/run (mode 0700), the same for every mcpmux
+ * (serve, approve, ...) started with the same config path. An extra value of
+ * undefined removes that variable.
  */
-function muxEnv(configPath, extra = {}) {
+export function muxEnv(configPath, extra = {}) {
   const dir = path.dirname(configPath);
   const run = path.join(dir, 'run');
   fs.mkdirSync(run, { recursive: true, mode: 0o700 });
+  fs.chmodSync(run, 0o700); // private: the approval sockets live in run/mcpmux/
   const env = {
     ...process.env,
     HOME: dir,
@@ -346,9 +350,12 @@ function checkBin() {
 
 /**
  * Starts `mcpmux serve -c configPath` and connects an SDK Client to it over
- * stdio. Returns {client, transport, pid, stderr(), close()}.
+ * stdio. clientName is the clientInfo name the client sends. Returns
+ * {client, transport, pid, stderr(), close()}.
  */
-export async function connect(configPath, { env = {}, timeout = 10000, capabilities = {} } = {}) {
+export async function connect(configPath, {
+  env = {}, timeout = 10000, capabilities = {}, clientName = 'mcpmux-tests',
+} = {}) {
   checkBin();
   const transport = new StdioClientTransport({
     command: BIN,
@@ -362,7 +369,7 @@ export async function connect(configPath, { env = {}, timeout = 10000, capabilit
   transport.stderr.on('data', (d) => {
     stderr += d;
   });
-  const client = new Client({ name: 'mcpmux-tests', version: '0.0.0' }, { capabilities });
+  const client = new Client({ name: clientName, version: '0.0.0' }, { capabilities });
   const started = transport.start.bind(transport);
   let pid;
   transport.start = async () => {

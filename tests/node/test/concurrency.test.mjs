@@ -14,7 +14,7 @@ test('200 concurrent calls to alpha__sleep / beta__sleep come back matched and i
   ]);
   const cfg = writeConfig({
     mcpmux: { call_timeout: 20, connect_timeout: 5 },
-    connectors: { alpha: alpha.url, beta: beta.url },
+    connectors: { alpha: { url: alpha.url, approval: 'auto' }, beta: { url: beta.url, approval: 'auto' } },
   });
   const mux = await connect(cfg);
   const names = (await listAllTools(mux.client)).map((t) => t.name);

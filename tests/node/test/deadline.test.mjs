@@ -11,7 +11,7 @@ for (const mode of ['json', 'sse']) {
     const alpha = await startServer(['--mode', mode, '--name', 'alpha']);
     const cfg = writeConfig({
       mcpmux: { call_timeout: 1, connect_timeout: 3 },
-      connectors: { alpha: alpha.url },
+      connectors: { alpha: { url: alpha.url, approval: 'auto' } },
     });
     const mux = await connect(cfg);
     assert.ok((await listAllTools(mux.client)).some((t) => t.name === 'alpha__sleep'));

@@ -9,7 +9,9 @@ async function twoServers() {
     startServer(['--mode', 'json', '--name', 'alpha']),
     startServer(['--mode', 'sse', '--name', 'beta']),
   ]);
-  const cfg = writeConfig({ connectors: { alpha: alpha.url, beta: beta.url } });
+  const cfg = writeConfig({
+    connectors: { alpha: { url: alpha.url, approval: 'auto' }, beta: { url: beta.url, approval: 'auto' } },
+  });
   return { alpha, beta, cfg };
 }
 

@@ -27,7 +27,11 @@ describe('merged catalog: alpha (json), beta (sse), every (server-everything)', 
     ]);
     cfg = writeConfig({
       mcpmux: { call_timeout: 10, connect_timeout: 10 },
-      connectors: { alpha: alpha.url, beta: beta.url, every: every.url },
+      connectors: {
+        alpha: { url: alpha.url, approval: 'auto' },
+        beta: beta.url,
+        every: { url: every.url, approval: 'auto' },
+      },
     });
     mux = await connect(cfg);
     // Listing right after initialize must wait for all three connectors.

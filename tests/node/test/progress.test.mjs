@@ -15,7 +15,9 @@ test('notifications/progress are passed through with the client\'s token, per ca
     startServer(['--mode', 'sse', '--name', 'beta']),
     startServer(['--mode', 'sse', '--name', 'gamma']),
   ]);
-  const raw = rawSpawn(writeConfig({ connectors: { beta: beta.url, gamma: gamma.url } }));
+  const raw = rawSpawn(writeConfig({
+    connectors: { beta: { url: beta.url, approval: 'auto' }, gamma: { url: gamma.url, approval: 'auto' } },
+  }));
   try {
     await raw.initialize();
     await raw.request('tools/list', {}, { timeout: 10000 });

@@ -1,0 +1,276 @@
+// Terminal-side helpers for the approval tests:
+//  - TmuxPane: runs a command (`mcpmux approve`) in a detached tmux session on
+//    a private tmux server (`tmux -L <unique>`), reads the screen with
+//    capture-pane and types keys with send-keys;
+//  - BrokerClient: a bare client of the approval protocol
+//    (docs/approval-protocol.md) on a `mcpmux serve` broker socket, to watch
+//    the messages and send decisions without a screen;
+//  - small readers for the audit log.
+//
+// Every tmux server started here is killed at the end of the test file
+// (`tmux kill-session`, `kill-server`, then SIGKILL by PID for anything left),
+// and every wait is bounded.
+
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after } from 'node:test';
+import { delay, waitUntil, withTimeout } from './harness.mjs';
+
+const panes = new Set();
+
+function run(file, args, { env, timeout = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { env, timeout, encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err) {
+        err.message = `${file} ${args.join(' ')}: ${err.message}; stderr: ${stderr}`;
+        reject(err);
+      } else {
+        resolve(stdout);
+      }
+    });
+  });
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function killPid(pid) {
+  try {
+    if (pid) process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
+const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
+
+export class TmuxPane {
+  /**
+   * Starts argv in a new detached session, cols x rows, with exactly env as
+   * its environment (plus TERM). Resolves once the pane's process runs.
+   */
+  static async start(argv, { env = process.env, cwd = os.tmpdir(), cols = 80, rows = 24 } = {}) {
+    const pane = new TmuxPane();
+    pane.socketName = `mcpmux-test-${process.pid}-${randomUUID().slice(0, 8)}`;
+    pane.session = 'approve';
+    pane.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpmux-tmux-'));
+    pane.conf = path.join(pane.dir, 'tmux.conf');
+    // remain-on-exit: if the command dies, its last screen stays readable.
+    fs.writeFileSync(pane.conf, [
+      'set -g remain-on-exit on',
+      'set -g status off',
+      'set -g history-limit 2000',
+      '',
+    ].join('\n'));
+    pane.env = { ...env, TERM: 'xterm-256color' };
+    delete pane.env.TMUX;
+    delete pane.env.TMUX_PANE;
+    panes.add(pane);
+    const cmd = `cd ${shq(cwd)} && exec ${argv.map(shq).join(' ')}`;
+    await pane.tmux(['new-session', '-d', '-s', pane.session, '-x', String(cols), '-y', String(rows), cmd]);
+    const [serverPid, panePid] = (await pane.tmux(['display-message', '-p', '-t', pane.session,
+      '#{pid} #{pane_pid}'])).trim().split(' ').map(Number);
+    pane.serverPid = serverPid;
+    pane.pid = panePid;
+    return pane;
+  }
+
+  tmux(args) {
+    return run('tmux', ['-L', this.socketName, '-f', this.conf, ...args], { env: this.env });
+  }
+
+  /** The visible screen, one string. */
+  async capture() {
+    return this.tmux(['capture-pane', '-p', '-t', this.session]);
+  }
+
+  /** Whether the pane's process has exited (remain-on-exit keeps the pane). */
+  async dead() {
+    const out = await this.tmux(['display-message', '-p', '-t', this.session, '#{pane_dead} #{pane_dead_status}']);
+    const [d, status] = out.trim().split(' ');
+    return d === '1' ? { status } : null;
+  }
+
+  /**
+   * Polls the screen until test(screen) is truthy (a RegExp or a function);
+   * returns the screen. On timeout the error shows the last screen.
+   */
+  async waitFor(test, { timeout = 5000, interval = 100, what } = {}) {
+    const pred = test instanceof RegExp ? (s) => test.test(s) : test;
+    const deadline = Date.now() + timeout;
+    let screen = '';
+    for (;;) {
+      screen = await this.capture().catch((e) => `(capture failed: ${e.message})`);
+      if (pred(screen)) return screen;
+      if (Date.now() >= deadline) {
+        const dead = await this.dead().catch(() => null);
+        throw new Error(`timed out after ${timeout} ms waiting for ${what ?? String(test)} on the ` +
+          `mcpmux approve screen${dead ? ` (the process exited, status ${dead.status})` : ''}; screen:\n` +
+          `${screen}\n-- end of screen`);
+      }
+      await delay(interval);
+    }
+  }
+
+  /** Types keys (tmux key names: 'y', 'n', 'Enter', ...). */
+  async sendKeys(...keys) {
+    await this.tmux(['send-keys', '-t', this.session, ...keys]);
+  }
+
+  async kill() {
+    if (!panes.has(this)) return;
+    panes.delete(this);
+    await this.tmux(['kill-session', '-t', this.session]).catch(() => {});
+    await this.tmux(['kill-server']).catch(() => {});
+    for (const pid of [this.pid, this.serverPid]) {
+      if (pid && alive(pid)) {
+        killPid(pid);
+        await waitUntil(() => !alive(pid), { timeout: 2000, what: `pid ${pid} to exit` }).catch(() => {});
+      }
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function killAllPanes() {
+  await Promise.all([...panes].map((p) => p.kill()));
+}
+
+after(killAllPanes);
+process.on('exit', () => {
+  for (const p of panes) {
+    killPid(p.pid);
+    killPid(p.serverPid);
+  }
+});
+
+// ------------------------------------------------------------ broker socket
+
+/** The broker socket of the `mcpmux serve` with this pid, under runtimeDir. */
+export function brokerSocket(runtimeDir, pid) {
+  return path.join(runtimeDir, 'mcpmux', `serve-${pid}.sock`);
+}
+
+const clients = new Set();
+
+/** A bare approval-protocol client (acts as a terminal that never looks at a screen). */
+export class BrokerClient {
+  static async connect(sockPath, { timeout = 5000 } = {}) {
+    await waitUntil(() => fs.existsSync(sockPath), { timeout, what: `the broker socket ${sockPath}` });
+    const c = new BrokerClient();
+    c.messages = [];
+    c.waiters = new Set();
+    c.closed = false;
+    c.sock = net.connect(sockPath);
+    clients.add(c);
+    await withTimeout(new Promise((resolve, reject) => {
+      c.sock.once('connect', resolve);
+      c.sock.once('error', reject);
+    }), timeout, `connect to ${sockPath}`);
+    c.sock.on('error', () => {});
+    c.sock.on('close', () => {
+      c.closed = true;
+      c.#wake();
+    });
+    let buf = '';
+    c.sock.setEncoding('utf8');
+    c.sock.on('data', (d) => {
+      buf += d;
+      for (let i = buf.indexOf('\n'); i !== -1; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        let msg;
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          msg = { type: '(unparsable)', line };
+        }
+        c.messages.push(msg);
+      }
+      c.#wake();
+    });
+    return c;
+  }
+
+  #wake() {
+    for (const w of this.waiters) w();
+  }
+
+  /** The first message (received or future) for which pred(msg) holds. */
+  waitFor(pred, { timeout = 5000, what = 'a broker message' } = {}) {
+    const found = this.messages.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const m = this.messages.find(pred);
+        if (m) {
+          done();
+          resolve(m);
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out after ${timeout} ms waiting for ${what}; broker messages so far: ${
+          JSON.stringify(this.messages).slice(0, 2000)}${this.closed ? ' (connection closed)' : ''}`));
+      }, timeout);
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+    });
+  }
+
+  requests() {
+    return this.messages.filter((m) => m.type === 'request');
+  }
+
+  send(obj) {
+    this.sock.write(`${JSON.stringify(obj)}\n`);
+  }
+
+  decide(id, decision) {
+    this.send({ type: 'decision', id, decision });
+  }
+
+  close() {
+    clients.delete(this);
+    this.sock.destroy();
+  }
+}
+
+after(() => {
+  for (const c of clients) c.close();
+});
+
+// ------------------------------------------------------------ audit log
+
+/** The audit log's lines, parsed (an unparsable line becomes {unparsable: text}). */
+export function readAudit(file) {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => {
+    try {
+      return JSON.parse(l);
+    } catch {
+      return { unparsable: l };
+    }
+  });
+}
+
+/** Waits until the audit log has at least n lines; returns them. */
+export function waitAudit(file, n, { timeout = 3000 } = {}) {
+  return waitUntil(() => {
+    const lines = readAudit(file);
+    return lines.length >= n && lines;
+  }, { timeout, what: `${n} line(s) in the audit log ${file} (has ${readAudit(file).length})` });
+}

@@ -1,0 +1,235 @@
+// Approvals through the terminal: `mcpmux approve` runs in tmux (80x24) next to
+// `mcpmux serve`, an SDK client calls write tools, and the test reads the
+// approve screen and types y / a / n like a human would.
+//
+// Contract: DESIGN.md "Approvals" and "Audit", docs/approval-protocol.md.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { before, describe, test } from 'node:test';
+import {
+  BIN, connect, delay, muxEnv, startServer, textOf, writeConfig,
+} from '../lib/harness.mjs';
+import { TmuxPane, waitAudit } from '../lib/tmux.mjs';
+
+const AGENT = 'e2e-agent';
+const CALL_TIMEOUT = { timeout: 30000 };
+
+let alpha;
+before(async () => {
+  alpha = await startServer(['--mode', 'json', '--name', 'alpha']);
+});
+
+/**
+ * A config with connector alpha (the test server), [mcpmux] keys from
+ * mcpmux, the audit log at <config dir>/audit.jsonl. Starts `mcpmux serve`
+ * with an SDK client named AGENT, and `mcpmux approve` in tmux (unless
+ * approve is false) with the same HOME and XDG_RUNTIME_DIR.
+ */
+async function setup({ mcpmux = {}, connector = {}, approve = true } = {}) {
+  const cfg = writeConfig({
+    mcpmux: { approval_timeout: 30, ...mcpmux },
+    connectors: { alpha: { url: alpha.url, ...connector } },
+  });
+  const dir = path.dirname(cfg);
+  const audit = path.join(dir, 'audit.jsonl');
+  fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace(/^\[mcpmux\]\n/, `[mcpmux]\naudit_log = ${audit}\n`));
+  const mux = await connect(cfg, { clientName: AGENT });
+  const pane = approve ? await startApprove(cfg) : null;
+  return { cfg, dir, audit, mux, pane };
+}
+
+function startApprove(cfg) {
+  return TmuxPane.start([BIN, 'approve'], { env: muxEnv(cfg), cwd: path.dirname(cfg), cols: 80, rows: 24 });
+}
+
+/** A tools/call that is not awaited yet; .settled tells whether it has ended. */
+function pendingCall(mux, name, args, opts = {}) {
+  const p = mux.client.callTool({ name, arguments: args }, undefined, { ...CALL_TIMEOUT, ...opts });
+  const h = { promise: p, settled: false };
+  p.then(() => {
+    h.settled = true;
+  }, () => {
+    h.settled = true;
+  });
+  return h;
+}
+
+// "alpha" as a word of its own, not the prefix of "alpha__add".
+const CONNECTOR_WORD = /(^|[^\w-])alpha([^\w-]|$)/m;
+
+function checkAuditShape(line) {
+  assert.equal(typeof line.time, 'string', `time is a string: ${JSON.stringify(line)}`);
+  assert.ok(!Number.isNaN(Date.parse(line.time)), `time parses as a date: ${line.time}`);
+  assert.equal(typeof line.duration_ms, 'number', `duration_ms is a number: ${JSON.stringify(line)}`);
+  assert.ok(line.duration_ms >= 0, `duration_ms >= 0: ${line.duration_ms}`);
+  assert.match(String(line.args_sha256), /^[0-9a-f]{64}$/, `args_sha256 is hex SHA-256: ${JSON.stringify(line)}`);
+}
+
+describe('mcpmux approve in a terminal', () => {
+  test('the screen shows the call; y runs it; audit: allowed by terminal, ok', async () => {
+    const { mux, pane, audit } = await setup();
+    const before = (await alpha.stats()).toolCalls;
+    const call = pendingCall(mux, 'alpha__add', { a: 4242, b: 1 });
+
+    const screen = await pane.waitFor((s) => s.includes('alpha__add') && s.includes('4242'),
+      { timeout: 5000, what: 'the pending alpha__add call with its argument 4242' });
+    assert.match(screen, CONNECTOR_WORD, `the screen names the connector "alpha":\n${screen}`);
+    assert.match(screen, /\bwrite\b/, `the screen shows the label "write":\n${screen}`);
+    assert.ok(screen.includes(AGENT), `the screen shows the agent name ${AGENT}:\n${screen}`);
+    assert.match(screen, /\b\d+ ?s\b|\b\d+:\d\d\b/, `the screen shows the time left:\n${screen}`);
+    for (const key of ['y', 'a', 'n']) {
+      assert.match(screen, new RegExp(`(^|[^A-Za-z])${key}([^A-Za-z]|$)`, 'm'), `the screen names key ${key}:\n${screen}`);
+    }
+    await delay(200);
+    assert.equal(call.settled, false, 'the call waits for a decision');
+    assert.equal((await alpha.stats()).toolCalls, before, 'nothing reaches the upstream before the decision');
+
+    await pane.sendKeys('y');
+    const res = await call.promise;
+    assert.ok(!res.isError, `allowed call succeeded: ${JSON.stringify(res)}`);
+    assert.equal(textOf(res), '4243');
+    assert.equal((await alpha.stats()).toolCalls, before + 1);
+    await pane.waitFor((s) => !s.includes('4242'), { timeout: 3000, what: 'the decided request to leave the screen' });
+
+    const [line] = await waitAudit(audit, 1);
+    checkAuditShape(line);
+    assert.deepEqual(
+      { tool: line.tool, connector: line.connector, label: line.label, decision: line.decision,
+        decided_by: line.decided_by, outcome: line.outcome },
+      { tool: 'alpha__add', connector: 'alpha', label: 'write', decision: 'allowed',
+        decided_by: 'terminal', outcome: 'ok' },
+      `audit line: ${JSON.stringify(line)}`);
+  });
+
+  test('n denies: isError saying so, the upstream never sees the call; audit: denied', async () => {
+    const { mux, pane, audit } = await setup();
+    const before = (await alpha.stats()).toolCalls;
+    const call = pendingCall(mux, 'alpha__add', { a: 5353, b: 1 });
+    await pane.waitFor((s) => s.includes('alpha__add') && s.includes('5353'),
+      { timeout: 5000, what: 'the pending alpha__add call' });
+    await pane.sendKeys('n');
+    const res = await call.promise;
+    assert.equal(res.isError, true, `denied call is an isError result: ${JSON.stringify(res)}`);
+    assert.match(textOf(res), /denied/i, `the text says it was denied: ${textOf(res)}`);
+    await delay(300);
+    assert.equal((await alpha.stats()).toolCalls, before, 'a denied call never reaches the upstream');
+    await pane.waitFor((s) => !s.includes('5353'), { timeout: 3000, what: 'the denied request to leave the screen' });
+
+    const [line] = await waitAudit(audit, 1);
+    checkAuditShape(line);
+    assert.deepEqual(
+      { tool: line.tool, label: line.label, decision: line.decision, decided_by: line.decided_by,
+        outcome: line.outcome },
+      { tool: 'alpha__add', label: 'write', decision: 'denied', decided_by: 'terminal', outcome: 'denied' },
+      `audit line: ${JSON.stringify(line)}`);
+  });
+
+  test('a allows the tool for the rest of that serve: the next call does not ask; other tools still ask; '
+    + 'a new serve asks again', async () => {
+    const { cfg, mux, pane, audit } = await setup();
+    const first = pendingCall(mux, 'alpha__add', { a: 1111, b: 1 });
+    await pane.waitFor((s) => s.includes('alpha__add') && s.includes('1111'),
+      { timeout: 5000, what: 'the first alpha__add call' });
+    await pane.sendKeys('a');
+    const r1 = await first.promise;
+    assert.equal(textOf(r1), '1112', `first call: ${JSON.stringify(r1)}`);
+
+    // The second call to the same tool runs with no key pressed, and never
+    // shows up on the screen.
+    const t0 = Date.now();
+    const second = pendingCall(mux, 'alpha__add', { a: 2222, b: 1 });
+    const screens = [];
+    while (!second.settled && Date.now() - t0 < 3000) {
+      screens.push(await pane.capture());
+      await delay(50);
+    }
+    assert.ok(second.settled, 'the second call ran without a decision (within 3 s)');
+    const r2 = await second.promise;
+    assert.equal(textOf(r2), '2223', `second call: ${JSON.stringify(r2)}`);
+    screens.push(await pane.capture());
+    assert.ok(!screens.some((s) => s.includes('2222')), `the second call was never on the screen:\n${
+      screens.find((s) => s.includes('2222'))}`);
+
+    const lines = await waitAudit(audit, 2);
+    assert.deepEqual(
+      { decision: lines[0].decision, decided_by: lines[0].decided_by, outcome: lines[0].outcome },
+      { decision: 'allowed', decided_by: 'terminal', outcome: 'ok' }, `first audit line: ${JSON.stringify(lines[0])}`);
+    // Observed/accepted for the call covered by `a`: decision auto or allowed,
+    // outcome ok (reported in the test output).
+    assert.ok(['auto', 'allowed'].includes(lines[1].decision), `second audit line: ${JSON.stringify(lines[1])}`);
+    assert.equal(lines[1].outcome, 'ok', `second audit line: ${JSON.stringify(lines[1])}`);
+    console.log(`# after "a", the next call's audit line: decision=${lines[1].decision} decided_by=${lines[1].decided_by}`);
+
+    // `a` covers that tool only.
+    const other = pendingCall(mux, 'alpha__sleep', { ms: 1, tag: 'other-tool-3131' });
+    await pane.waitFor((s) => s.includes('alpha__sleep') && s.includes('3131'),
+      { timeout: 5000, what: 'alpha__sleep to ask even after "a" on alpha__add' });
+    await pane.sendKeys('n');
+    assert.equal((await other.promise).isError, true);
+
+    // ... and that serve only: a new serve asks again.
+    await mux.close();
+    const mux2 = await connect(cfg, { clientName: AGENT });
+    const again = pendingCall(mux2, 'alpha__add', { a: 3333, b: 1 });
+    await pane.waitFor((s) => s.includes('alpha__add') && s.includes('3333'),
+      { timeout: 5000, what: 'a new mcpmux serve to ask again for alpha__add' });
+    await pane.sendKeys('y');
+    assert.equal(textOf(await again.promise), '3334');
+  });
+
+  test('a call the agent cancels disappears from the screen; audit: cancelled', async () => {
+    const { mux, pane, audit } = await setup();
+    const before = (await alpha.stats()).toolCalls;
+    const ac = new AbortController();
+    const call = pendingCall(mux, 'alpha__add', { a: 5150, b: 1 }, { signal: ac.signal });
+    await pane.waitFor((s) => s.includes('5150'), { timeout: 5000, what: 'the pending call' });
+    ac.abort('test cancels');
+    await assert.rejects(call.promise);
+    await pane.waitFor((s) => !s.includes('5150'), { timeout: 3000, what: 'the withdrawn call to disappear' });
+    assert.equal((await alpha.stats()).toolCalls, before, 'a cancelled call never reaches the upstream');
+    const [line] = await waitAudit(audit, 1);
+    assert.equal(line.outcome, 'cancelled', `audit line: ${JSON.stringify(line)}`);
+    console.log(`# cancelled while asking, audit line: decision=${line.decision} decided_by=${line.decided_by}`);
+    // The terminal is still usable.
+    const next = pendingCall(mux, 'alpha__add', { a: 5160, b: 1 });
+    await pane.waitFor((s) => s.includes('5160'), { timeout: 5000, what: 'the next call' });
+    await pane.sendKeys('y');
+    assert.equal(textOf(await next.promise), '5161');
+  });
+
+  test('while a write call waits for a human, 50 read calls complete; then y', async () => {
+    const { mux, pane } = await setup();
+    const write = pendingCall(mux, 'alpha__add', { a: 6006, b: 0 });
+    await pane.waitFor((s) => s.includes('6006'), { timeout: 5000, what: 'the pending write call' });
+    const t0 = Date.now();
+    const reads = await Promise.all(Array.from({ length: 50 }, (_, i) => mux.client.callTool(
+      { name: 'alpha__echo', arguments: { text: `r-${i}` } }, undefined, { timeout: 10000 })));
+    const ms = Date.now() - t0;
+    reads.forEach((r, i) => assert.equal(textOf(r), `echo: r-${i}`, `read call ${i}: ${JSON.stringify(r)}`));
+    assert.equal(write.settled, false, 'all 50 reads finished while the write call still waited');
+    assert.ok(ms < 5000, `50 reads took ${ms} ms`);
+    assert.ok((await pane.capture()).includes('6006'), 'the write call is still on the screen');
+    await pane.sendKeys('y');
+    const res = await write.promise;
+    assert.equal(textOf(res), '6006', `write call after y: ${JSON.stringify(res)}`);
+  });
+
+  test('approve attached before serve starts picks it up (rescan)', async () => {
+    // approve first, then serve: the approver must find the new socket.
+    const cfg = writeConfig({
+      mcpmux: { approval_timeout: 30, approvals: 'terminal', audit_log: 'off' },
+      connectors: { alpha: alpha.url },
+    });
+    const pane = await startApprove(cfg);
+    await delay(300);
+    const mux = await connect(cfg, { clientName: AGENT });
+    const call = pendingCall(mux, 'alpha__add', { a: 7007, b: 0 });
+    await pane.waitFor((s) => s.includes('7007'), { timeout: 5000, what: 'the call of a serve started after approve' });
+    await pane.sendKeys('y');
+    assert.equal(textOf(await call.promise), '7007');
+    // approve is still running
+    assert.equal(await pane.dead(), null, 'mcpmux approve keeps running');
+  });
+});
