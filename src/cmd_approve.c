@@ -1,0 +1,1019 @@
+/*
+ * cmd_approve.c - `mcpmux approve`: the terminal approver.
+ *
+ * Attaches to every `mcpmux serve` broker of this user (serve-*.sock in the
+ * socket directory, rescanned every second), shows the pending calls of all
+ * of them in arrival order and sends the human's decisions back; the
+ * protocol is docs/approval-protocol.md. One thread and one poll() over the
+ * terminal, the brokers and a signal pipe; nothing blocks but the terminal
+ * writes. The queue, pretty-printer and layout are in approve_ui.c.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "approve_ui.h"
+#include "cmd.h"
+#include "rundir.h"
+
+#define MAX_LINE (16u << 20)		/* the protocol's line limit */
+#define READ_CHUNK 65536
+#define READS_PER_TURN 64		/* then the terminal gets a turn */
+#define SCAN_MS 1000			/* the protocol asks for at least every second */
+#define NOTICE_MS 10000			/* how long a notice stays on screen */
+
+/* One broker: an attached `mcpmux serve`, or a socket we refused to use. */
+struct conn {
+	struct conn *next;
+	char *name;		/* "serve-<pid>.sock" in the socket directory */
+	dev_t dev;		/* the socket file we connected to: a new file */
+	ino_t ino;		/* under the same name is a new serve */
+	int fd;			/* -1 when refused (another uid), until the file changes */
+	int dead;		/* read EOF or an error: dropped at the end of the turn */
+	int seen;		/* found by the scan in progress */
+	struct buf in;		/* bytes read, not yet a whole line */
+	size_t scanned;		/* in[0..scanned) holds no newline */
+	int discarding;		/* inside an over-long line, dropped up to its newline */
+	struct buf out;		/* decisions not yet written */
+	long pid;		/* from hello, else from the name */
+	char *agent;		/* from hello; NULL before it */
+};
+
+/* The approver. */
+struct app {
+	struct buf dir;			/* the socket directory, checked by rundir_get() */
+	struct conn *conns;		/* in the order they were attached */
+	struct approve_queue q;		/* pending calls of every broker */
+	struct approve_history hist;	/* the last decisions made here */
+	struct json j;			/* parse of the current line */
+	struct termios saved;		/* the terminal as we found it */
+	int raw;			/* the terminal is in raw mode */
+	int color;			/* ANSI colours on stdout */
+	size_t width, height;		/* the terminal's size */
+	int dirty;			/* the screen needs drawing */
+	int clear;			/* ... from a cleared screen */
+	struct buf notice;		/* a one-line message, empty for none */
+	long long notice_until;		/* when it goes away */
+	struct buf full;		/* the `v` view of the head's arguments */
+	int viewing;			/* `full` is on screen */
+	const struct conn *full_conn;	/* whose call `full` shows */
+	char *full_id;			/* its id */
+	size_t scroll;			/* first row of `full` shown */
+	long long next_scan;		/* when to look for new sockets */
+	long long next_tick;		/* when a countdown on screen changes, -1: none */
+	int quit;			/* set when done */
+	int status;			/* the exit status then */
+	struct pollfd *pfd;		/* poll() set: signal pipe, stdin, brokers */
+	struct conn **pconn;		/* the broker of each pfd entry (NULL for the others) */
+	size_t pcap;			/* entries allocated in both */
+};
+
+static int sig_pipe[2] = { -1, -1 };
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void notice(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void notice(struct app *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_reset(&a->notice);
+	va_start(ap, fmt);
+	buf_vprintf(&a->notice, fmt, ap);
+	va_end(ap);
+	a->notice_until = now_ms() + NOTICE_MS;
+	a->dirty = 1;
+}
+
+/* --- the terminal --- */
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char c = (unsigned char)sig;
+
+	if (write(sig_pipe[1], &c, 1) < 0)
+		(void)0;	/* the pipe is full: a signal is pending already */
+	errno = saved;
+}
+
+static int setup_signals(void)
+{
+	static const int sigs[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGWINCH, SIGCONT };
+	struct sigaction sa;
+	size_t k;
+
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_signal;
+	for (k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
+		sigaction(sigs[k], &sa, NULL);
+	return 0;
+}
+
+static void close_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGWINCH, &sa, NULL);
+	sigaction(SIGCONT, &sa, NULL);
+	close(sig_pipe[0]);
+	close(sig_pipe[1]);
+	sig_pipe[0] = sig_pipe[1] = -1;
+}
+
+/* Writes everything, retrying short writes; the terminal is the one blocking fd. */
+static void term_write(struct app *a, const char *s, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(STDOUT_FILENO, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			/* The terminal is gone (EIO after a hangup): nobody to ask. */
+			a->quit = 1;
+			return;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void term_size(struct app *a)
+{
+	struct winsize ws;
+
+	a->width = 80;
+	a->height = 24;
+	if ((ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 ||
+	     ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) && ws.ws_col > 0 && ws.ws_row > 0) {
+		a->width = ws.ws_col;
+		a->height = ws.ws_row;
+	}
+}
+
+/* No echo, no line editing, no signals from keys (Ctrl-C arrives as 0x03). */
+static int term_raw(struct app *a)
+{
+	struct termios t = a->saved;
+
+	t.c_lflag &= ~(tcflag_t)(ECHO | ICANON | ISIG | IEXTEN);
+	t.c_iflag &= ~(tcflag_t)(IXON | ICRNL | INLCR | IGNCR | ISTRIP | BRKINT);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &t) != 0)
+		return -1;
+	a->raw = 1;
+	term_write(a, "\033[?25l", 6);	/* hide the cursor */
+	a->dirty = a->clear = 1;
+	return 0;
+}
+
+static void term_restore(struct app *a)
+{
+	static const char reset[] = "\033[m\033[H\033[2J\033[?25h";
+
+	if (!a->raw)
+		return;
+	term_write(a, reset, sizeof(reset) - 1);
+	tcsetattr(STDIN_FILENO, TCSANOW, &a->saved);
+	a->raw = 0;
+}
+
+static const char *style_sgr(int style)
+{
+	switch (style) {
+	case APPROVE_TITLE:
+	case APPROVE_STRONG:
+		return "\033[1m";
+	case APPROVE_DIM:
+		return "\033[2m";
+	case APPROVE_GOOD:
+		return "\033[32m";
+	case APPROVE_BAD:
+		return "\033[31m";
+	case APPROVE_WARN:
+		return "\033[33m";
+	case APPROVE_KEYS:
+		return "\033[36m";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Puts the rows on the terminal from the top. Each row is erased before it is
+ * written, not after: erasing after a row that fills the width would erase
+ * its last column.
+ */
+static void paint(struct app *a, const struct approve_screen *s)
+{
+	struct buf out = BUF_INIT;
+	const char *p = buf_str(&s->text), *nl, *sgr;
+	size_t k;
+
+	buf_puts(&out, a->clear ? "\033[H\033[2J" : "\033[H");
+	for (k = 0; k < s->rows; k++, p = nl + 1) {
+		nl = strchr(p, '\n');
+		sgr = a->color ? style_sgr((unsigned char)s->style.data[k]) : NULL;
+		buf_puts(&out, k ? "\r\n\033[K" : "\033[K");
+		if (sgr)
+			buf_puts(&out, sgr);
+		buf_add(&out, p, (size_t)(nl - p));
+		if (sgr)
+			buf_puts(&out, "\033[m");
+	}
+	if (s->rows < s->height)
+		buf_puts(&out, "\r\n\033[J");
+	term_write(a, out.data, out.len);
+	buf_free(&out);
+	a->clear = 0;
+}
+
+/* "pid 4242  claude-ai 0.9.1" for each attached serve; the caller frees. */
+static char **server_lines(const struct app *a, size_t *n)
+{
+	const struct conn *c;
+	char **v;
+	struct buf b = BUF_INIT;
+	size_t k = 0;
+
+	for (c = a->conns; c; c = c->next)
+		k += c->fd >= 0;
+	v = calloc(k + 1, sizeof(*v));
+	if (!v)
+		abort();
+	for (c = a->conns, k = 0; c; c = c->next) {
+		if (c->fd < 0)
+			continue;
+		buf_printf(&b, "pid %ld  %s", c->pid,
+			   c->agent ? c->agent : "(waiting for its hello)");
+		v[k++] = buf_detach(&b, NULL);
+	}
+	*n = k;
+	return v;
+}
+
+static void draw(struct app *a)
+{
+	struct approve_screen s;
+	struct approve_view v = { 0 };
+	size_t n, k;
+	char **servers = server_lines(a, &n);
+
+	v.q = &a->q;
+	v.hist = &a->hist;
+	v.dir = buf_str(&a->dir);
+	v.servers = (const char *const *)servers;
+	v.nservers = n;
+	v.notice = a->notice.len ? a->notice.data : NULL;
+	v.now = now_ms();
+	v.full = a->viewing ? buf_str(&a->full) : NULL;
+	v.scroll = a->scroll;
+	approve_screen_init(&s, a->width, a->height);
+	approve_render(&s, &v);
+	a->scroll = v.scroll;
+	paint(a, &s);
+	approve_screen_free(&s);
+	for (k = 0; k < n; k++)
+		free(servers[k]);
+	free(servers);
+	a->dirty = 0;
+}
+
+/* --- the `v` view --- */
+
+static void view_close(struct app *a)
+{
+	if (!a->viewing)
+		return;
+	a->viewing = 0;
+	buf_free(&a->full);
+	free(a->full_id);
+	a->full_id = NULL;
+	a->full_conn = NULL;
+	a->dirty = 1;
+}
+
+static void view_open(struct app *a)
+{
+	const struct approve_req *r = a->q.head;
+	size_t total;
+	int cut;
+
+	if (!r)
+		return;
+	buf_reset(&a->full);
+	if (json_parse(&a->j, r->args, r->args_len) == 0)
+		approve_pretty(&a->full, &a->j, 0, 0, 0, &total, &cut);
+	else
+		buf_add(&a->full, r->args, r->args_len);	/* not expected: it was valid */
+	a->viewing = 1;
+	a->full_conn = r->conn;
+	a->full_id = strdup(r->id);
+	if (!a->full_id)
+		abort();
+	a->scroll = 0;
+	a->dirty = 1;
+}
+
+/* After the queue changed: the view only ever shows the head call. */
+static void view_check(struct app *a)
+{
+	const struct approve_req *r = a->q.head;
+
+	if (a->viewing && (!r || r->conn != a->full_conn || strcmp(r->id, a->full_id)))
+		view_close(a);
+}
+
+/* --- brokers --- */
+
+static void conn_flush(struct conn *c)
+{
+	ssize_t w;
+
+	while (c->out.len && !c->dead) {
+		w = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;		/* the rest goes when poll() says it can */
+		if (w < 0) {
+			c->dead = 1;
+			return;
+		}
+		buf_consume(&c->out, (size_t)w);
+	}
+}
+
+static void on_hello(struct conn *c, const struct json *j)
+{
+	struct buf b = BUF_INIT;
+	long long pid;
+
+	if (json_int(j, json_get(j, 0, "pid"), &pid) == 0 && pid > 0)
+		c->pid = (long)pid;
+	if (json_string(j, json_get(j, 0, "agent"), &b) == 0) {
+		buf_add(&b, "", 0);	/* json_string() of "" leaves no NUL */
+		free(c->agent);
+		c->agent = buf_detach(&b, NULL);
+	} else if (!c->agent) {
+		c->agent = strdup("unknown agent");
+		if (!c->agent)
+			abort();
+	}
+	buf_free(&b);
+}
+
+/* Decided elsewhere, timed out or cancelled: off the screen. */
+static void on_withdrawn(struct app *a, struct conn *c, const struct json *j)
+{
+	struct buf id = BUF_INIT;
+
+	if (json_string(j, json_get(j, 0, "id"), &id) == 0) {
+		buf_add(&id, "", 0);	/* json_string() of "" leaves no NUL */
+		if (approve_queue_remove(&a->q, c, id.data)) {
+			view_check(a);
+			a->dirty = 1;
+		}
+	}
+	buf_free(&id);
+}
+
+/* One message from a broker. Anything malformed or unknown is ignored. */
+static void on_line(struct app *a, struct conn *c, const char *line, size_t n)
+{
+	struct json *j = &a->j;
+	struct approve_req *r;
+	int type;
+
+	if (n && line[n - 1] == '\r')
+		n--;
+	if (json_parse(j, line, n) != 0 || json_type(j, 0) != JSMN_OBJECT)
+		return;
+	type = json_get(j, 0, "type");
+	if (json_streq(j, type, "hello")) {
+		on_hello(c, j);
+		a->dirty = 1;
+	} else if (json_streq(j, type, "request")) {
+		r = approve_req_new(j, c, c->agent, now_ms());
+		if (r) {
+			approve_queue_add(&a->q, r);
+			a->dirty = 1;
+		}
+	} else if (json_streq(j, type, "withdrawn")) {
+		on_withdrawn(a, c, j);
+	}
+}
+
+/* Handles the whole lines in c->in; keeps the partial one (up to MAX_LINE). */
+static void conn_lines(struct app *a, struct conn *c)
+{
+	size_t start = 0, end;
+	char *nl;
+
+	while ((nl = memchr(c->in.data + c->scanned, '\n', c->in.len - c->scanned))) {
+		end = (size_t)(nl - c->in.data);
+		if (!c->discarding)
+			on_line(a, c, c->in.data + start, end - start);
+		c->discarding = 0;
+		start = c->scanned = end + 1;
+	}
+	buf_consume(&c->in, start);
+	c->scanned = c->in.len;
+	if (c->in.len > MAX_LINE) {
+		/* Past the protocol's limit: that line is lost, the next ones are not. */
+		c->discarding = 1;
+		buf_free(&c->in);
+		c->scanned = 0;
+	} else if (!c->in.len && c->in.cap > 4 * READ_CHUNK) {
+		buf_free(&c->in);	/* a big line is done: give its memory back */
+	}
+}
+
+static void conn_read(struct app *a, struct conn *c)
+{
+	ssize_t r;
+	int k;
+
+	for (k = 0; k < READS_PER_TURN && !c->dead; k++) {
+		buf_reserve(&c->in, READ_CHUNK);
+		r = read(c->fd, c->in.data + c->in.len, READ_CHUNK);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r <= 0) {
+			c->dead = 1;	/* the serve exited or broke the connection */
+			return;
+		}
+		c->in.len += (size_t)r;
+		c->in.data[c->in.len] = '\0';
+		conn_lines(a, c);
+	}
+}
+
+static void conn_free(struct conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->name);
+	free(c->agent);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c);
+}
+
+static struct conn *conn_add(struct app *a, const char *name, const struct stat *st, int fd)
+{
+	struct conn *c = calloc(1, sizeof(*c)), **pp;
+
+	if (!c || !(c->name = strdup(name)))
+		abort();
+	c->dev = st->st_dev;
+	c->ino = st->st_ino;
+	c->fd = fd;
+	c->seen = 1;	/* by the scan in progress, which must not forget it at its end */
+	c->pid = strtol(name + strlen("serve-"), NULL, 10);
+	for (pp = &a->conns; *pp; pp = &(*pp)->next)
+		;
+	*pp = c;
+	return c;
+}
+
+/* Drops the brokers that went away, with their calls. */
+static void sweep(struct app *a)
+{
+	struct conn **pp = &a->conns, *c;
+
+	while ((c = *pp)) {
+		if (!c->dead) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		approve_queue_drop_conn(&a->q, c);
+		if (a->full_conn == c)
+			view_close(a);
+		conn_free(c);
+		view_check(a);
+		a->dirty = 1;
+	}
+}
+
+/* --- finding brokers --- */
+
+/*
+ * A socket nobody listens on. It is stale when its serve is gone; a live pid
+ * may be a serve between bind() and listen(), so its socket is left alone.
+ */
+static void remove_stale(struct app *a, const char *name, const char *path,
+			 const struct stat *st)
+{
+	char *end;
+	long pid = strtol(name + strlen("serve-"), &end, 10);
+	struct stat now;
+
+	if (pid > 0 && !strcmp(end, ".sock") && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+		return;
+	/* Only the very file we tried, still a socket in the checked directory. */
+	if (lstat(path, &now) != 0 || !S_ISSOCK(now.st_mode) || now.st_ino != st->st_ino ||
+	    now.st_dev != st->st_dev)
+		return;
+	if (unlink(path) == 0)
+		notice(a, "removed a stale socket: %s", name);
+}
+
+static void attach(struct app *a, const char *name, const struct stat *st)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct buf path = BUF_INIT;
+	long uid;
+	int fd, e;
+
+	buf_printf(&path, "%s/%s", a->dir.data, name);
+	if (path.len >= sizeof(sa.sun_path)) {
+		notice(a, "cannot attach to %s: its path is too long for a socket", name);
+		goto out;
+	}
+	memcpy(sa.sun_path, path.data, path.len + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto out;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		e = errno;
+		close(fd);
+		if (e == ECONNREFUSED)
+			remove_stale(a, name, path.data, st);
+		else if (e != EAGAIN && e != ENOENT && e != EINPROGRESS && e != EINTR)
+			notice(a, "cannot attach to %s: %s", name, strerror(e));
+		goto out;	/* the next scan tries again */
+	}
+	if (rundir_peer_ok(fd, &uid) != 0) {
+		close(fd);
+		conn_add(a, name, st, -1);
+		notice(a, "refused %s: it runs as uid %ld, not as you", name, uid);
+		goto out;
+	}
+	conn_add(a, name, st, fd);
+	a->dirty = 1;
+out:
+	buf_free(&path);
+}
+
+/* A name the scan found: attach unless it is the socket we have (or refused). */
+static void scan_entry(struct app *a, const char *name)
+{
+	struct buf path = BUF_INIT;
+	struct conn *c;
+	struct stat st;
+
+	buf_printf(&path, "%s/%s", a->dir.data, name);
+	if (lstat(path.data, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+		buf_free(&path);
+		return;
+	}
+	buf_free(&path);
+	for (c = a->conns; c; c = c->next) {
+		if (strcmp(c->name, name) || c->dead)
+			continue;
+		c->seen = 1;
+		if (c->fd >= 0 || (c->dev == st.st_dev && c->ino == st.st_ino))
+			return;
+		c->dead = 1;	/* a refused socket was replaced: try the new one */
+	}
+	attach(a, name, &st);
+}
+
+static void scan(struct app *a)
+{
+	struct buf err = BUF_INIT;
+	struct dirent *e;
+	struct conn *c;
+	DIR *d;
+
+	/* Checked again every time: the directory could have been replaced. */
+	if (rundir_get(&a->dir, &err) != 0) {
+		notice(a, "%s", buf_str(&err));
+		buf_free(&err);
+		return;
+	}
+	buf_free(&err);
+	d = opendir(a->dir.data);
+	if (!d) {
+		notice(a, "cannot read %s: %s", a->dir.data, strerror(errno));
+		return;
+	}
+	for (c = a->conns; c; c = c->next)
+		c->seen = 0;
+	while ((e = readdir(d)))
+		if (!fnmatch("serve-*.sock", e->d_name, FNM_PERIOD))
+			scan_entry(a, e->d_name);
+	closedir(d);
+	/* A refused socket whose file is gone is forgotten. */
+	for (c = a->conns; c; c = c->next)
+		if (c->fd < 0 && !c->seen)
+			c->dead = 1;
+	sweep(a);
+}
+
+/* --- keys --- */
+
+static struct conn *conn_of(struct app *a, const struct approve_req *r)
+{
+	struct conn *c;
+
+	for (c = a->conns; c; c = c->next)
+		if (c == r->conn)
+			return c;
+	return NULL;
+}
+
+/* y / a / n on the call shown. decision: "allow", "always" or "deny". */
+static void decide(struct app *a, const char *decision)
+{
+	struct approve_req *r = a->q.head;
+	struct conn *c;
+	char *id;
+
+	if (!r || !(c = conn_of(a, r)) || c->dead)
+		return;
+	buf_puts(&c->out, "{\"type\":\"decision\",\"id\":");
+	json_escape_str(&c->out, r->id);
+	buf_printf(&c->out, ",\"decision\":\"%s\"}\n", decision);
+	conn_flush(c);
+	if (!strcmp(decision, "allow"))
+		approve_history_add(&a->hist, 1, "allowed once: %s", r->tool);
+	else if (!strcmp(decision, "always"))
+		approve_history_add(&a->hist, 1, "allowed until its serve exits: %s", r->tool);
+	else
+		approve_history_add(&a->hist, 0, "denied: %s", r->tool);
+	/* Gone from here now; the broker's withdrawn for it finds nothing. */
+	id = strdup(r->id);
+	if (!id)
+		abort();
+	approve_queue_remove(&a->q, c, id);
+	free(id);
+	view_check(a);
+	a->dirty = 1;
+}
+
+static void scroll_by(struct app *a, long rows)
+{
+	if (rows < 0 && (size_t)-rows > a->scroll)
+		a->scroll = 0;
+	else
+		a->scroll += (size_t)rows;	/* approve_render() clamps the far end */
+	a->dirty = 1;
+}
+
+/* Keys of the `v` view; returns 0 when the key is not one of them. */
+static int view_key(struct app *a, int key)
+{
+	long page = a->height > 3 ? (long)a->height - 3 : 1;
+
+	switch (key) {
+	case 'j':
+	case 'B' | 0x100:	/* down */
+	case '\r':
+		scroll_by(a, 1);
+		break;
+	case 'k':
+	case 'A' | 0x100:	/* up */
+		scroll_by(a, -1);
+		break;
+	case ' ':
+	case 'f':
+	case '6' | 0x100:	/* Page Down */
+		scroll_by(a, page);
+		break;
+	case 'b':
+	case '5' | 0x100:	/* Page Up */
+		scroll_by(a, -page);
+		break;
+	case 'g':
+	case 'H' | 0x100:	/* Home */
+		scroll_by(a, -(1L << 30));
+		break;
+	case 'G':
+	case 'F' | 0x100:	/* End; approve_render() stops at the last page */
+		scroll_by(a, 1L << 30);
+		break;
+	case 'v':
+	case 'V':
+	case 0x1b:
+		view_close(a);
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+/* One key: a byte, or an escape sequence's final byte | 0x100. */
+static void on_key(struct app *a, int key)
+{
+	if (a->viewing && view_key(a, key))
+		return;
+	switch (key < 0x100 ? tolower(key) : key) {
+	case 'y':
+		decide(a, "allow");
+		break;
+	case 'a':
+		decide(a, "always");
+		break;
+	case 'n':
+		decide(a, "deny");
+		break;
+	case 'v':
+		view_open(a);
+		break;
+	case 'q':
+	case 0x03:	/* Ctrl-C: ISIG is off, so it arrives as a key */
+		a->quit = 1;
+		break;
+	case 0x0c:	/* Ctrl-L */
+		a->dirty = a->clear = 1;
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Splits what the terminal sent into keys. An escape sequence (ESC [ ... X
+ * or ESC O X) becomes X | 0x100 ("5" or "6" for Page Up/Down); a lone ESC stays 0x1b.
+ */
+static void on_input(struct app *a, const unsigned char *s, size_t n)
+{
+	size_t i = 0, k;
+
+	while (i < n && !a->quit) {
+		if (s[i] != 0x1b || i + 1 >= n || (s[i + 1] != '[' && s[i + 1] != 'O')) {
+			on_key(a, s[i++]);
+			continue;
+		}
+		for (k = i + 2; k < n && (s[k] < 0x40 || s[k] > 0x7e); k++)
+			;
+		if (k >= n)
+			break;	/* cut short: drop it */
+		on_key(a, (s[k] == '~' && k > i + 2 ? s[k - 1] : s[k]) | 0x100);
+		i = k + 1;
+	}
+}
+
+static void read_stdin(struct app *a)
+{
+	unsigned char keys[256];
+	ssize_t r = read(STDIN_FILENO, keys, sizeof(keys));
+
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (r <= 0) {
+		a->quit = 1;	/* the terminal went away */
+		return;
+	}
+	on_input(a, keys, (size_t)r);
+}
+
+static void read_signals(struct app *a)
+{
+	unsigned char sig;
+
+	while (read(sig_pipe[0], &sig, 1) == 1) {
+		if (sig == SIGWINCH) {
+			term_size(a);
+			a->dirty = a->clear = 1;
+		} else if (sig == SIGCONT) {
+			/* Whoever stopped us may have reset the terminal. */
+			if (a->raw)
+				term_raw(a);
+		} else {
+			a->quit = 1;
+			a->status = 128 + sig;
+		}
+	}
+}
+
+/* --- the loop --- */
+
+static void poll_grow(struct app *a, size_t n)
+{
+	if (n <= a->pcap)
+		return;
+	a->pcap = n * 2;
+	a->pfd = realloc(a->pfd, a->pcap * sizeof(*a->pfd));
+	a->pconn = realloc(a->pconn, a->pcap * sizeof(*a->pconn));
+	if (!a->pfd || !a->pconn)
+		abort();
+}
+
+/* Builds the poll set: the signal pipe, stdin, then every attached broker. */
+static size_t poll_set(struct app *a)
+{
+	struct conn *c;
+	size_t n = 2;
+
+	for (c = a->conns; c; c = c->next)
+		n += c->fd >= 0;
+	poll_grow(a, n);
+	a->pfd[0] = (struct pollfd){ sig_pipe[0], POLLIN, 0 };
+	a->pfd[1] = (struct pollfd){ STDIN_FILENO, POLLIN, 0 };
+	a->pconn[0] = a->pconn[1] = NULL;
+	n = 2;
+	for (c = a->conns; c; c = c->next) {
+		if (c->fd < 0)
+			continue;
+		a->pfd[n] = (struct pollfd){ c->fd, POLLIN, 0 };
+		if (c->out.len)
+			a->pfd[n].events |= POLLOUT;
+		a->pconn[n++] = c;
+	}
+	return n;
+}
+
+/* Milliseconds poll() may sleep: until the next scan, countdown change or notice expiry. */
+static int poll_timeout(struct app *a, long long now)
+{
+	long long t = a->next_scan - now, tick = approve_queue_next_tick(&a->q, now);
+
+	a->next_tick = tick >= 0 ? now + tick : -1;
+	if (tick >= 0 && tick < t)
+		t = tick;
+	if (a->notice.len && a->notice_until - now < t)
+		t = a->notice_until - now;
+	return t < 0 ? 0 : (int)t;
+}
+
+/* Time passing: scans, expiry, the countdown. */
+static void on_time(struct app *a)
+{
+	long long now = now_ms();
+
+	if (now >= a->next_scan) {
+		scan(a);
+		a->next_scan = now + SCAN_MS;
+	}
+	if (approve_queue_expire(&a->q, now)) {
+		view_check(a);
+		a->dirty = 1;
+	}
+	if (a->notice.len && now >= a->notice_until) {
+		buf_reset(&a->notice);
+		a->dirty = 1;
+	}
+}
+
+static void run(struct app *a)
+{
+	size_t n, k;
+	int r;
+
+	while (!a->quit) {
+		on_time(a);
+		if (a->dirty)
+			draw(a);
+		if (a->quit)
+			break;
+		n = poll_set(a);
+		r = poll(a->pfd, n, poll_timeout(a, now_ms()));
+		if (r < 0 && errno != EINTR)
+			break;
+		/* A countdown on screen moved on. */
+		if (a->next_tick >= 0 && now_ms() >= a->next_tick)
+			a->dirty = 1;
+		if (r <= 0)
+			continue;
+		/* Brokers first: keys may write to (and kill) any of them, so they go last. */
+		for (k = 2; k < n; k++) {
+			if (a->pfd[k].revents & POLLOUT)
+				conn_flush(a->pconn[k]);
+			if (a->pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
+				conn_read(a, a->pconn[k]);
+		}
+		if (a->pfd[0].revents)
+			read_signals(a);
+		if (a->pfd[1].revents && !a->quit)
+			read_stdin(a);
+		sweep(a);
+	}
+}
+
+static void app_free(struct app *a)
+{
+	struct conn *c;
+
+	while ((c = a->conns)) {
+		a->conns = c->next;
+		conn_free(c);
+	}
+	approve_queue_free(&a->q);
+	approve_history_free(&a->hist);
+	json_free(&a->j);
+	buf_free(&a->dir);
+	buf_free(&a->notice);
+	buf_free(&a->full);
+	free(a->full_id);
+	free(a->pfd);
+	free(a->pconn);
+}
+
+static int approve_exec(int argc, char **argv)
+{
+	struct cmd_opts o;
+	struct app a = { 0 };
+	struct buf err = BUF_INIT;
+	const char *no_color = getenv("NO_COLOR");
+	size_t pending;
+
+	if (cmd_parse(&cmd_approve, argc, argv, "h", &o))
+		return 2;
+	if (o.help) {
+		cmd_print_help(&cmd_approve);
+		return 0;
+	}
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &a.saved) != 0) {
+		fprintf(stderr, "mcpmux approve needs a terminal: run it in a terminal window\n");
+		return 1;
+	}
+	if (rundir_get(&a.dir, &err) != 0) {
+		fprintf(stderr, "mcpmux approve: %s\n", buf_str(&err));
+		buf_free(&err);
+		buf_free(&a.dir);
+		return 1;
+	}
+	buf_free(&err);
+	if (setup_signals() != 0) {
+		fprintf(stderr, "mcpmux approve: cannot create a pipe: %s\n", strerror(errno));
+		buf_free(&a.dir);
+		return 1;
+	}
+	approve_queue_init(&a.q);
+	json_init(&a.j);
+	a.color = isatty(STDOUT_FILENO) && !no_color;
+	term_size(&a);
+	if (term_raw(&a) != 0) {
+		fprintf(stderr, "mcpmux approve: cannot set up the terminal: %s\n",
+			strerror(errno));
+		a.status = 1;
+	} else {
+		run(&a);
+	}
+	term_restore(&a);
+	close_signals();
+	pending = a.q.n;
+	if (pending)
+		printf("mcpmux approve: %zu call%s left pending for another terminal or the "
+		       "timeout\n", pending, pending == 1 ? "" : "s");
+	app_free(&a);
+	return a.status;
+}
+
+const struct cmd cmd_approve = {
+	"approve", "approve",
+	"Approve or deny the tool calls that wait for a human (a terminal UI).",
+	"Attaches to every running `mcpmux serve` of this user (and to ones that start\n"
+	"later) through the sockets in $XDG_RUNTIME_DIR/mcpmux/ (else /tmp/mcpmux-$UID/)\n"
+	"and shows each call that needs approval: agent, connector, tool, label,\n"
+	"arguments and the time left. Several calls queue in arrival order.\n"
+	"\n"
+	"keys:\n"
+	"  y  allow this call once\n"
+	"  a  allow this tool until that `mcpmux serve` exits\n"
+	"  n  deny\n"
+	"  v  view all the arguments (j/k, space/b scroll; v or Esc back)\n"
+	"  q  quit (also Ctrl-C); pending calls stay pending for another terminal\n"
+	"     or the timeout\n"
+	"\n"
+	"Colours are off when NO_COLOR is set or stdout is not a terminal.\n",
+	approve_exec,
+};
