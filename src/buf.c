@@ -73,6 +73,8 @@ void buf_reserve(struct buf *b, size_t extra)
 		oom();
 	b->data = p;
 	b->cap = cap;
+	/* The invariant holds from the first allocation, even before any byte is added. */
+	b->data[b->len] = '\0';
 }
 
 void buf_consume(struct buf *b, size_t n)

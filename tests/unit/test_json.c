@@ -679,6 +679,24 @@ static void test_large_array(void **state)
 	buf_free(&name);
 }
 
+/* Regression: json_string() of "" reserved storage but left it unterminated. */
+static void test_json_string_empty_is_terminated(void **state)
+{
+	static const char doc[] = "[\"\"]";
+	struct json j;
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	json_init(&j);
+	assert_int_equal(json_parse(&j, doc, sizeof(doc) - 1), 0);
+	assert_int_equal(json_string(&j, 1, &b), 0);
+	assert_int_equal(b.len, 0);
+	assert_non_null(b.data);
+	assert_int_equal(b.data[0], '\0');
+	buf_free(&b);
+	json_free(&j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -698,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_json_escape),
 		cmocka_unit_test(test_escape_round_trip),
 		cmocka_unit_test(test_large_array),
+		cmocka_unit_test(test_json_string_empty_is_terminated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
