@@ -52,6 +52,9 @@ function killPid(pid) {
   }
 }
 
+const EXIT_MARK = '[mcpmux-test: exited with status ';
+const EXIT_RE = /\[mcpmux-test: exited with status (\d+)\]/;
+
 const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
 export class TmuxPane {
@@ -76,7 +79,10 @@ export class TmuxPane {
     delete pane.env.TMUX;
     delete pane.env.TMUX_PANE;
     panes.add(pane);
-    const cmd = `cd ${shq(cwd)} && exec ${argv.map(shq).join(' ')}`;
+    // A shell runs the command and then prints its exit status: tmux itself
+    // sometimes leaves the exited process unreaped (a zombie, no
+    // #{pane_dead_status}), so the status is read from the screen.
+    const cmd = `cd ${shq(cwd)} && ${argv.map(shq).join(' ')}; echo "${EXIT_MARK}$?]"`;
     await pane.tmux(['new-session', '-d', '-s', pane.session, '-x', String(cols), '-y', String(rows), cmd]);
     const [serverPid, panePid] = (await pane.tmux(['display-message', '-p', '-t', pane.session,
       '#{pid} #{pane_pid}'])).trim().split(' ').map(Number);
@@ -94,11 +100,28 @@ export class TmuxPane {
     return this.tmux(['capture-pane', '-p', '-t', this.session]);
   }
 
-  /** Whether the pane's process has exited (remain-on-exit keeps the pane). */
+  /** The whole pane, history included. */
+  async captureAll() {
+    return this.tmux(['capture-pane', '-p', '-S', '-', '-t', this.session]);
+  }
+
+  /**
+   * null while the command runs; once it has exited, {status} (128 + n when
+   * killed by signal n), read from the line the wrapping shell prints.
+   */
   async dead() {
-    const out = await this.tmux(['display-message', '-p', '-t', this.session, '#{pane_dead} #{pane_dead_status}']);
-    const [d, status] = out.trim().split(' ');
-    return d === '1' ? { status } : null;
+    const m = EXIT_RE.exec(await this.captureAll());
+    return m ? { status: Number(m[1]) } : null;
+  }
+
+  /** PIDs of the pane shell's children (the command while it runs). */
+  children() {
+    try {
+      return fs.readFileSync(`/proc/${this.pid}/task/${this.pid}/children`, 'utf8').trim().split(/\s+/)
+        .filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
   }
 
   /**
@@ -127,12 +150,27 @@ export class TmuxPane {
     await this.tmux(['send-keys', '-t', this.session, ...keys]);
   }
 
+  /**
+   * Types q and waits for the process to exit. Resolves {status, screen}:
+   * the exit status and the whole pane (history included), where a
+   * sanitizer report would show.
+   */
+  async quit({ key = 'q', timeout = 3000 } = {}) {
+    await this.sendKeys(key);
+    const dead = await waitUntil(() => this.dead(), { timeout, what: `the pane's process to exit after ${key}` })
+      .catch(async (err) => {
+        throw new Error(`${err.message}; screen:\n${await this.capture().catch(() => '')}`);
+      });
+    return { status: dead.status, screen: await this.captureAll() };
+  }
+
   async kill() {
     if (!panes.has(this)) return;
     panes.delete(this);
+    const kids = this.children();
     await this.tmux(['kill-session', '-t', this.session]).catch(() => {});
     await this.tmux(['kill-server']).catch(() => {});
-    for (const pid of [this.pid, this.serverPid]) {
+    for (const pid of [...kids, this.pid, this.serverPid]) {
       if (pid && alive(pid)) {
         killPid(pid);
         await waitUntil(() => !alive(pid), { timeout: 2000, what: `pid ${pid} to exit` }).catch(() => {});
@@ -149,6 +187,7 @@ export async function killAllPanes() {
 after(killAllPanes);
 process.on('exit', () => {
   for (const p of panes) {
+    for (const pid of p.children()) killPid(pid);
     killPid(p.pid);
     killPid(p.serverPid);
   }

@@ -11,6 +11,7 @@ import { before, describe, test } from 'node:test';
 import {
   BIN, connect, delay, muxEnv, startServer, textOf, writeConfig,
 } from '../lib/harness.mjs';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { TmuxPane, waitAudit } from '../lib/tmux.mjs';
 
 const AGENT = 'e2e-agent';
@@ -54,6 +55,15 @@ function pendingCall(mux, name, args, opts = {}) {
     h.settled = true;
   });
   return h;
+}
+
+const SANITIZER = /AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:/;
+
+/** q ends `mcpmux approve` with status 0 and no sanitizer report. */
+async function quit(pane) {
+  const { status, screen } = await pane.quit();
+  assert.ok(!SANITIZER.test(screen), `sanitizer report from mcpmux approve:\n${screen}`);
+  assert.equal(status, 0, `mcpmux approve's exit status after q; screen:\n${screen.trimEnd()}`);
 }
 
 // "alpha" as a word of its own, not the prefix of "alpha__add".
@@ -101,6 +111,7 @@ describe('mcpmux approve in a terminal', () => {
       { tool: 'alpha__add', connector: 'alpha', label: 'write', decision: 'allowed',
         decided_by: 'terminal', outcome: 'ok' },
       `audit line: ${JSON.stringify(line)}`);
+    await quit(pane);
   });
 
   test('n denies: isError saying so, the upstream never sees the call; audit: denied', async () => {
@@ -124,6 +135,7 @@ describe('mcpmux approve in a terminal', () => {
         outcome: line.outcome },
       { tool: 'alpha__add', label: 'write', decision: 'denied', decided_by: 'terminal', outcome: 'denied' },
       `audit line: ${JSON.stringify(line)}`);
+    await quit(pane);
   });
 
   test('a allows the tool for the rest of that serve: the next call does not ask; other tools still ask; '
@@ -177,6 +189,7 @@ describe('mcpmux approve in a terminal', () => {
       { timeout: 5000, what: 'a new mcpmux serve to ask again for alpha__add' });
     await pane.sendKeys('y');
     assert.equal(textOf(await again.promise), '3334');
+    await quit(pane);
   });
 
   test('a call the agent cancels disappears from the screen; audit: cancelled', async () => {
@@ -197,6 +210,7 @@ describe('mcpmux approve in a terminal', () => {
     await pane.waitFor((s) => s.includes('5160'), { timeout: 5000, what: 'the next call' });
     await pane.sendKeys('y');
     assert.equal(textOf(await next.promise), '5161');
+    await quit(pane);
   });
 
   test('while a write call waits for a human, 50 read calls complete; then y', async () => {
@@ -214,6 +228,48 @@ describe('mcpmux approve in a terminal', () => {
     await pane.sendKeys('y');
     const res = await write.promise;
     assert.equal(textOf(res), '6006', `write call after y: ${JSON.stringify(res)}`);
+    await quit(pane);
+  });
+
+  test('one approve serves every running serve; calls made before it started wait for it', async () => {
+    const { cfg, mux } = await setup({ approve: false });
+    const mux2 = await connect(cfg, { clientName: AGENT });
+    const c1 = pendingCall(mux, 'alpha__add', { a: 8101, b: 0 });
+    const c2 = pendingCall(mux2, 'alpha__add', { a: 8202, b: 0 });
+    await delay(300);
+    assert.ok(!c1.settled && !c2.settled, 'with no terminal and no elicitation the calls wait');
+    const pane = await startApprove(cfg);
+    const seen = new Set();
+    for (let i = 0; i < 2; i++) {
+      const screen = await pane.waitFor((s) => ['8101', '8202'].some((v) => s.includes(v) && !seen.has(v)),
+        { timeout: 5000, what: `pending call ${i + 1} of 2 (one per serve)` });
+      seen.add(['8101', '8202'].find((v) => screen.includes(v) && !seen.has(v)));
+      await pane.sendKeys('y');
+    }
+    assert.equal(textOf(await c1.promise), '8101');
+    assert.equal(textOf(await c2.promise), '8202');
+    await quit(pane);
+  });
+
+  test('approvals = auto asks an attached terminal rather than the client (elicitation)', async () => {
+    const cfg = writeConfig({
+      mcpmux: { approval_timeout: 30, audit_log: 'off' },
+      connectors: { alpha: alpha.url },
+    });
+    const mux = await connect(cfg, { clientName: AGENT, capabilities: { elicitation: {} } });
+    let elicited = 0;
+    mux.client.setRequestHandler(ElicitRequestSchema, async () => {
+      elicited++;
+      return { action: 'decline' };
+    });
+    const pane = await startApprove(cfg);
+    await delay(1200); // approve attaches at start and looks for sockets at least every second
+    const call = pendingCall(mux, 'alpha__add', { a: 9009, b: 0 });
+    await pane.waitFor((s) => s.includes('9009'), { timeout: 5000, what: 'the call on the approve screen' });
+    await pane.sendKeys('y');
+    assert.equal(textOf(await call.promise), '9009');
+    assert.equal(elicited, 0, 'the client was not asked while a terminal was attached');
+    await quit(pane);
   });
 
   test('approve attached before serve starts picks it up (rescan)', async () => {
@@ -231,5 +287,6 @@ describe('mcpmux approve in a terminal', () => {
     assert.equal(textOf(await call.promise), '7007');
     // approve is still running
     assert.equal(await pane.dead(), null, 'mcpmux approve keeps running');
+    await quit(pane);
   });
 });
