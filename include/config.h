@@ -10,6 +10,8 @@
  * Accepted now:
  *   [mcpmux]  client_prefix, call_timeout, connect_timeout, approvals,
  *             approval_timeout, audit_log
+ *   [vault]   type, path, key_file, address, namespace, ca_file, auth,
+ *             token_file, role_id, secret_id_file, cache_ttl
  *   [connector "NAME"]  url, alias, enabled, header (repeatable), auth_header,
  *             auth_scheme, token, tools, hide, timeout, approval,
  *             approval.<tool-glob> and label.<tool-glob> (one line per glob)
@@ -59,6 +61,38 @@ struct glob_rule {
 	int line;		/* where it was set */
 };
 
+enum vault_type {
+	VAULT_LOCAL,		/* mcpmux's own encrypted file (default) */
+	VAULT_HASHICORP,	/* HashiCorp Vault or OpenBao over HTTP */
+	VAULT_NONE		/* only env: and file: references */
+};
+
+enum vault_auth {
+	VAULT_AUTH_TOKEN,	/* BAO_TOKEN, VAULT_TOKEN, then token_file */
+	VAULT_AUTH_APPROLE	/* role_id + secret_id_file */
+};
+
+/* [vault]: where local:, vault: and oauth: references are fetched from. */
+struct vault_cfg {
+	int type;		/* enum vault_type */
+	char *path;		/* local: the store file (absolute) */
+	char *key_file;		/* local: the random key file (absolute) */
+	char *address;		/* hashicorp: base URL, or NULL for $BAO_ADDR / $VAULT_ADDR */
+	char *namespace_;	/* hashicorp: X-Vault-Namespace, or NULL ($BAO_/$VAULT_NAMESPACE) */
+	char *ca_file;		/* hashicorp: CA bundle, or NULL ($BAO_/$VAULT_CACERT, system) */
+	int auth;		/* enum vault_auth */
+	char *token_file;	/* token auth: absolute path (default ~/.vault-token) */
+	char *role_id;		/* approle: the role id (not a secret) */
+	char *secret_id_file;	/* approle: file holding the secret id */
+	long cache_ttl_ms;	/* lifetime of a credential with no expiry of its own */
+	int line;		/* line of [vault], 0 when absent */
+};
+
+#define CONFIG_DEFAULT_VAULT_PATH	"~/.local/share/mcpmux/vault"
+#define CONFIG_DEFAULT_VAULT_KEY	"~/.config/mcpmux/vault.key"
+#define CONFIG_DEFAULT_TOKEN_FILE	"~/.vault-token"
+#define CONFIG_DEFAULT_CACHE_TTL_MS	300000
+
 struct connector_cfg {
 	char *name;		/* NAME from [connector "NAME"], as written */
 	char *alias;		/* [a-z0-9-]{1,32}, unique; default: name slugified */
@@ -91,6 +125,7 @@ struct config {
 	int approvals;		/* enum approvals_channel */
 	long approval_timeout_ms; /* how long an asked call waits for a human */
 	char *audit_log;	/* absolute path of the audit file, NULL when off */
+	struct vault_cfg vault;	/* the [vault] section, defaults when absent */
 	struct connector_cfg *connectors; /* in file order */
 	size_t nconnectors;
 };
@@ -130,5 +165,8 @@ int config_tool_allowed(const struct connector_cfg *c, const char *tool);
 int config_rule_value(const struct glob_rule *rules, size_t n, const char *tool, int dflt);
 
 const char *config_approvals_name(int channel);
+
+/* 1 for an http(s) URL whose host is 127.x.x.x, localhost or [::1]. */
+int config_is_loopback_url(const char *url);
 
 #endif

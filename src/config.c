@@ -37,6 +37,7 @@ enum section_kind {
 	SECT_SKIP,		/* a refused section: its keys are not checked */
 	SECT_MCPMUX,
 	SECT_CONNECTOR,
+	SECT_VAULT,
 };
 
 /* One error message, sorted by line before it is printed. */
@@ -65,6 +66,8 @@ struct parse {
 	size_t cur;		/* connector being filled (SECT_CONNECTOR) */
 	struct buf label;	/* "[mcpmux]" or "[connector \"NAME\"]" */
 	int mcpmux_seen[MAX_KEYS];
+	int vault_seen[MAX_KEYS];
+	int token_needs_vault;	/* line of the first vault:/oauth: reference, 0 if none */
 	int mcpmux_line;	/* line of [mcpmux], 0 before it */
 	struct conn_aux *aux;	/* parallel to cfg->connectors */
 	size_t cap;		/* connectors and aux allocated */
@@ -439,13 +442,54 @@ static void check_token_file(struct parse *p, const char *path)
  * The value is a secret when it is not a reference, so no message here may
  * quote it; only a variable name or an absolute path, checked first, is shown.
  */
+static int valid_store_name(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (!n || n > 128)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!is_alnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return 0;
+	return 1;
+}
+
+/* vault:MOUNT/PATH#FIELD: a path of safe characters, no "..", and a field. */
+static int valid_vault_ref(const char *s)
+{
+	const char *hash = strchr(s, '#');
+	size_t i;
+
+	if (!hash || hash == s || !hash[1] || s[0] == '/' || hash[-1] == '/' || strstr(s, ".."))
+		return 0;
+	for (i = 0; s + i < hash; i++)
+		if (!is_alnum((unsigned char)s[i]) && !strchr("_.-/", s[i]))
+			return 0;
+	return strchr(hash + 1, '#') == NULL && strchr(s, '/') != NULL;
+}
+
+/* oauth:MOUNT/creds/NAME or oauth:MOUNT/self/NAME */
+static int valid_oauth_ref(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	size_t i;
+
+	if (!slash || slash == s || strstr(s, "..") || strchr(s, '#'))
+		return 0;
+	if (strncmp(slash, "/creds/", 7) && strncmp(slash, "/self/", 6))
+		return 0;
+	for (i = 0; s[i]; i++)
+		if (!is_alnum((unsigned char)s[i]) && !strchr("_.-/", s[i]))
+			return 0;
+	return s[strlen(s) - 1] != '/' && strchr(slash + 1, '/')[1] != '\0';
+}
+
 static void set_token(struct parse *p, const char *v)
 {
-	static const char *const later[] = { "local:", "vault:", "oauth:" };
-	size_t nerrs = p->nerrs, i;
+	size_t nerrs = p->nerrs;
 
 	if (!*v) {
-		error_here(p, "token is empty: give env:VAR or file:/path, or remove the line");
+		error_here(p, "token is empty: give a reference (env:, file:, local:, vault:, oauth:), or remove the line");
 		return;
 	}
 	if (!strncmp(v, "env:", 4)) {
@@ -455,15 +499,21 @@ static void set_token(struct parse *p, const char *v)
 			error_here(p, "token file: needs an absolute path (file:/path)");
 		else
 			check_token_file(p, v + 5);
+	} else if (!strncmp(v, "local:", 6)) {
+		if (!valid_store_name(v + 6))
+			error_here(p, "token local:NAME needs a name of A-Z a-z 0-9 _ . - (at most 128)");
+	} else if (!strncmp(v, "vault:", 6)) {
+		if (!valid_vault_ref(v + 6))
+			error_here(p, "token vault: must look like vault:MOUNT/data/PATH#FIELD (KV v2) or vault:MOUNT/PATH#FIELD (KV v1)");
+		else if (!p->token_needs_vault)
+			p->token_needs_vault = p->lineno;
+	} else if (!strncmp(v, "oauth:", 6)) {
+		if (!valid_oauth_ref(v + 6))
+			error_here(p, "token oauth: must look like oauth:MOUNT/creds/NAME or oauth:MOUNT/self/NAME");
+		else if (!p->token_needs_vault)
+			p->token_needs_vault = p->lineno;
 	} else {
-		for (i = 0; i < sizeof(later) / sizeof(later[0]); i++)
-			if (!strncmp(v, later[i], strlen(later[i])))
-				break;
-		if (i < sizeof(later) / sizeof(later[0]))
-			error_here(p, "token references %s are not supported yet: use env:VAR or file:/path",
-				   later[i]);
-		else
-			error_here(p, "token must be a reference (env:VAR or file:/path); a literal token is refused: secrets never live in the config");
+		error_here(p, "token must be a reference (env:VAR, file:/path, local:NAME, vault:MOUNT/PATH#FIELD or oauth:MOUNT/creds/NAME); a literal token is refused: secrets never live in the config");
 	}
 	if (p->nerrs == nerrs)
 		set_str(&cur_conn(p)->token, v);
@@ -637,6 +687,109 @@ static int rule_key(struct parse *p, const char *name, const char *v)
 	return 0;
 }
 
+static const char *const vault_type_names[] = {
+	[VAULT_LOCAL] = "local", [VAULT_HASHICORP] = "hashicorp", [VAULT_NONE] = "none", NULL
+};
+static const char *const vault_auth_names[] = {
+	[VAULT_AUTH_TOKEN] = "token", [VAULT_AUTH_APPROLE] = "approle", NULL
+};
+
+static void set_vault_type(struct parse *p, const char *v)
+{
+	int i = pick(p, "type", v, vault_type_names);
+
+	if (i >= 0)
+		p->cfg->vault.type = i;
+}
+
+static void set_vault_auth(struct parse *p, const char *v)
+{
+	int i = pick(p, "auth", v, vault_auth_names);
+
+	if (i >= 0)
+		p->cfg->vault.auth = i;
+}
+
+static void set_vault_file(struct parse *p, const char *key, const char *v, char **dst)
+{
+	char *path = expand_path(v);
+
+	if (!path) {
+		error_here(p, "%s must be an absolute path or start with ~/", key);
+		return;
+	}
+	free(*dst);
+	*dst = path;
+}
+
+static void set_vault_path(struct parse *p, const char *v)
+{
+	set_vault_file(p, "path", v, &p->cfg->vault.path);
+}
+
+static void set_vault_key_file(struct parse *p, const char *v)
+{
+	set_vault_file(p, "key_file", v, &p->cfg->vault.key_file);
+}
+
+static void set_vault_ca_file(struct parse *p, const char *v)
+{
+	set_vault_file(p, "ca_file", v, &p->cfg->vault.ca_file);
+}
+
+static void set_vault_token_file(struct parse *p, const char *v)
+{
+	set_vault_file(p, "token_file", v, &p->cfg->vault.token_file);
+}
+
+static void set_vault_secret_id_file(struct parse *p, const char *v)
+{
+	set_vault_file(p, "secret_id_file", v, &p->cfg->vault.secret_id_file);
+}
+
+static void set_vault_address(struct parse *p, const char *v)
+{
+	if (strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8)) {
+		error_here(p, "address must start with https:// (http:// only to 127.0.0.1 or localhost)");
+		return;
+	}
+	if (strchr(v, '@')) {
+		error_here(p, "address must not carry credentials");
+		return;
+	}
+	set_str(&p->cfg->vault.address, v);
+}
+
+static void set_vault_namespace(struct parse *p, const char *v)
+{
+	set_str(&p->cfg->vault.namespace_, v);
+}
+
+static void set_vault_role_id(struct parse *p, const char *v)
+{
+	set_str(&p->cfg->vault.role_id, v);
+}
+
+static void set_vault_cache_ttl(struct parse *p, const char *v)
+{
+	set_secs(p, "cache_ttl", v, &p->cfg->vault.cache_ttl_ms);
+}
+
+static const struct key vault_keys[] = {
+	{ "type", 0, set_vault_type },
+	{ "path", 0, set_vault_path },
+	{ "key_file", 0, set_vault_key_file },
+	{ "address", 0, set_vault_address },
+	{ "namespace", 0, set_vault_namespace },
+	{ "ca_file", 0, set_vault_ca_file },
+	{ "auth", 0, set_vault_auth },
+	{ "token_file", 0, set_vault_token_file },
+	{ "role_id", 0, set_vault_role_id },
+	{ "secret_id_file", 0, set_vault_secret_id_file },
+	{ "cache_ttl", 0, set_vault_cache_ttl },
+	{ NULL, 0, NULL }
+};
+
 static const struct key mcpmux_keys[] = {
 	{ "client_prefix", 0, set_client_prefix },
 	{ "call_timeout", 0, set_call_timeout },
@@ -743,9 +896,17 @@ static void start_section(struct parse *p, char *name)
 	} else if (!strncmp(name, "connector", 9) &&
 		   (is_space((unsigned char)name[9]) || name[9] == '"')) {
 		connector_section(p, name + 9);
+	} else if (!strcmp(name, "vault")) {
+		if (p->cfg->vault.line) {
+			error_here(p, "duplicate section [vault] (first at line %d)", p->cfg->vault.line);
+			return;
+		}
+		p->cfg->vault.line = p->lineno;
+		p->kind = SECT_VAULT;
+		buf_reset(&p->label);
+		buf_puts(&p->label, "[vault]");
 	} else {
-		error_here(p, "unknown section [%s]%s", name,
-			   !strcmp(name, "vault") ? " (not supported yet)" : "");
+		error_here(p, "unknown section [%s]", name);
 	}
 }
 
@@ -907,12 +1068,14 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		if (rule_key(p, name, buf_str(&p->val)))
 			return 1;
 	}
-	k = find_key(p->kind == SECT_MCPMUX ? mcpmux_keys : connector_keys, name, &idx);
+	k = find_key(p->kind == SECT_MCPMUX ? mcpmux_keys :
+		     p->kind == SECT_VAULT ? vault_keys : connector_keys, name, &idx);
 	if (!k) {
 		error_here(p, "unknown key '%s' in %s", name, buf_str(&p->label));
 		return 1;
 	}
-	seen = p->kind == SECT_MCPMUX ? p->mcpmux_seen : p->aux[p->cur].seen;
+	seen = p->kind == SECT_MCPMUX ? p->mcpmux_seen :
+	       p->kind == SECT_VAULT ? p->vault_seen : p->aux[p->cur].seen;
 	if (seen[idx] && !k->repeatable) {
 		error_here(p, "'%s' is repeated in %s (first at line %d)", name,
 			   buf_str(&p->label), seen[idx]);
@@ -972,9 +1135,27 @@ static void finish_headers(struct parse *p, const struct connector_cfg *c)
 	}
 }
 
+static void finish_vault(struct parse *p)
+{
+	struct vault_cfg *v = &p->cfg->vault;
+
+	if (p->token_needs_vault && v->type != VAULT_HASHICORP)
+		error_at(p, p->token_needs_vault, "vault: and oauth: references need a [vault] section "
+			 "with type = hashicorp");
+	if (v->type == VAULT_HASHICORP && v->auth == VAULT_AUTH_APPROLE &&
+	    (!v->role_id || !v->secret_id_file))
+		error_at(p, v->line, "[vault] auth = approle needs role_id and secret_id_file");
+	if (v->type == VAULT_HASHICORP && v->address && !strncasecmp(v->address, "http://", 7) &&
+	    !config_is_loopback_url(v->address))
+		error_at(p, v->line, "[vault] address must use https:// (http:// only to 127.0.0.1, "
+			 "[::1] or localhost): a vault token must not cross the network in clear text");
+}
+
 static void finish(struct parse *p)
 {
 	size_t i;
+
+	finish_vault(p);
 
 	for (i = 0; i < p->cfg->nconnectors; i++) {
 		struct connector_cfg *c = &p->cfg->connectors[i];
@@ -1036,6 +1217,11 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
 	cfg->approvals = APPROVALS_AUTO;
 	cfg->approval_timeout_ms = CONFIG_DEFAULT_APPROVAL_MS;
 	cfg->audit_log = expand_path(CONFIG_DEFAULT_AUDIT);
+	cfg->vault.type = VAULT_LOCAL;
+	cfg->vault.path = expand_path(CONFIG_DEFAULT_VAULT_PATH);
+	cfg->vault.key_file = expand_path(CONFIG_DEFAULT_VAULT_KEY);
+	cfg->vault.token_file = expand_path(CONFIG_DEFAULT_TOKEN_FILE);
+	cfg->vault.cache_ttl_ms = CONFIG_DEFAULT_CACHE_TTL_MS;
 	parse_file(&p);
 	fclose(p.fp);
 	free(p.line);
@@ -1079,6 +1265,14 @@ void config_free(struct config *cfg)
 	}
 	free(cfg->connectors);
 	free(cfg->audit_log);
+	free(cfg->vault.path);
+	free(cfg->vault.key_file);
+	free(cfg->vault.address);
+	free(cfg->vault.namespace_);
+	free(cfg->vault.ca_file);
+	free(cfg->vault.token_file);
+	free(cfg->vault.role_id);
+	free(cfg->vault.secret_id_file);
 	free(cfg->path);
 	free(cfg->client_prefix);
 	memset(cfg, 0, sizeof(*cfg));
@@ -1206,4 +1400,20 @@ int config_rule_value(const struct glob_rule *rules, size_t n, const char *tool,
 		if (fnmatch(rules[i].glob, tool, 0) == 0)
 			return rules[i].value;
 	return dflt;
+}
+
+/* http://127.0.0.1..., http://localhost..., http://[::1]... (any port, any path). */
+int config_is_loopback_url(const char *url)
+{
+	const char *h = strstr(url, "://");
+	size_t n;
+
+	if (!h)
+		return 0;
+	h += 3;
+	n = strcspn(h, ":/?#");
+	if (h[0] == '[')
+		return !strncmp(h, "[::1]", 5);
+	return (n == 9 && !strncasecmp(h, "localhost", 9)) ||
+	       (n >= 9 && !strncmp(h, "127.", 4));
 }

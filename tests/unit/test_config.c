@@ -459,8 +459,8 @@ static void test_unknown_section(void **state)
 	(void)state;
 	expect_err("[mcpmux]\n[server \"x\"]\nurl = http://h\n",
 		   "F:2: unknown section [server \"x\"]\n");
-	expect_err("[vault]\ntype = local\n",
-		   "F:1: unknown section [vault] (not supported yet)\n");
+	expect_err("[vault]\ntype = lokal\n",
+		   "F:2: type must be local | hashicorp | none\n");
 	expect_err("[connector linear]\nurl = http://h\n",
 		   "F:1: a connector section is written [connector \"NAME\"]\n");
 	expect_err("[connector \"\"]\n",
@@ -549,8 +549,9 @@ static void test_literal_token_refused(void **state)
 		       "token = lin_api_Zq9xVerySecret ; oops\n");
 	assert_null(strstr(got, "lin_api_Zq9xVerySecret"));
 	assert_null(strstr(got, "Zq9x"));
-	assert_string_equal(got, "F:3: token must be a reference (env:VAR or file:/path); "
-			    "a literal token is refused: secrets never live in the config\n");
+	assert_string_equal(got, "F:3: token must be a reference (env:VAR, file:/path, local:NAME, "
+			    "vault:MOUNT/PATH#FIELD or oauth:MOUNT/creds/NAME); a literal token is "
+			    "refused: secrets never live in the config\n");
 	free(got);
 
 	got = load_err("[connector \"a\"]\nurl = http://a\ntoken = env:sk-Zq9x!\n");
@@ -564,24 +565,55 @@ static void test_literal_token_refused(void **state)
 	free(got);
 
 	expect_err("[connector \"a\"]\nurl = http://a\ntoken =\n",
-		   "F:3: token is empty: give env:VAR or file:/path, or remove the line\n");
+		   "F:3: token is empty: give a reference (env:, file:, local:, vault:, oauth:), "
+		   "or remove the line\n");
 	expect_err("[connector \"a\"]\nurl = http://a\nheader = Authorization: Bearer x\n",
 		   "F:1: [connector \"a\"] sets header Authorization, which carries the "
 		   "credential: use token = (secrets never live in the config)\n");
 }
 
-static void test_token_later_kinds(void **state)
+static void test_token_vault_kinds(void **state)
 {
+	struct config cfg;
+	struct buf err = BUF_INIT;
+	char *path = write_tmp("[vault]\ntype = hashicorp\naddress = http://127.0.0.1:8200\n"
+			       "auth = approle\nrole_id = r-1\nsecret_id_file = /run/sid\ncache_ttl = 60\n"
+			       "[connector \"a\"]\nurl = http://a\ntoken = vault:secret/data/mcp/a#token\n"
+			       "[connector \"b\"]\nurl = http://b\ntoken = oauth:oauth2/creds/b\n"
+			       "[connector \"c\"]\nurl = http://c\ntoken = local:c-key\n");
+
 	(void)state;
+	assert_int_equal(config_load(&cfg, path, &err), 0);
+	assert_int_equal(cfg.vault.type, VAULT_HASHICORP);
+	assert_int_equal(cfg.vault.auth, VAULT_AUTH_APPROLE);
+	assert_string_equal(cfg.vault.role_id, "r-1");
+	assert_string_equal(cfg.vault.secret_id_file, "/run/sid");
+	assert_int_equal(cfg.vault.cache_ttl_ms, 60000);
+	assert_string_equal(cfg.connectors[0].token, "vault:secret/data/mcp/a#token");
+	config_free(&cfg);
+	unlink(path);
+	free(path);
+	buf_free(&err);
+	/* vault: and oauth: need a hashicorp vault */
 	expect_err("[connector \"a\"]\nurl = http://a\ntoken = vault:secret/data/x#token\n",
-		   "F:3: token references vault: are not supported yet: "
-		   "use env:VAR or file:/path\n");
-	expect_err("[connector \"a\"]\nurl = http://a\ntoken = local:linear\n",
-		   "F:3: token references local: are not supported yet: "
-		   "use env:VAR or file:/path\n");
-	expect_err("[connector \"a\"]\nurl = http://a\ntoken = oauth:oauth2/creds/x\n",
-		   "F:3: token references oauth: are not supported yet: "
-		   "use env:VAR or file:/path\n");
+		   "F:3: vault: and oauth: references need a [vault] section with type = hashicorp\n");
+	expect_err("[connector \"a\"]\nurl = http://a\ntoken = vault:secret/data/x\n",
+		   "F:3: token vault: must look like vault:MOUNT/data/PATH#FIELD (KV v2) or "
+		   "vault:MOUNT/PATH#FIELD (KV v1)\n");
+	expect_err("[connector \"a\"]\nurl = http://a\ntoken = vault:../x#f\n",
+		   "F:3: token vault: must look like vault:MOUNT/data/PATH#FIELD (KV v2) or "
+		   "vault:MOUNT/PATH#FIELD (KV v1)\n");
+	expect_err("[connector \"a\"]\nurl = http://a\ntoken = oauth:oauth2/x\n",
+		   "F:3: token oauth: must look like oauth:MOUNT/creds/NAME or oauth:MOUNT/self/NAME\n");
+	expect_err("[connector \"a\"]\nurl = http://a\ntoken = local:bad name\n",
+		   "F:3: token local:NAME needs a name of A-Z a-z 0-9 _ . - (at most 128)\n");
+	expect_err("[vault]\ntype = hashicorp\naddress = http://vault.example.com:8200\n",
+		   "F:1: [vault] address must use https:// (http:// only to 127.0.0.1, [::1] or "
+		   "localhost): a vault token must not cross the network in clear text\n");
+	expect_err("[vault]\ntype = hashicorp\nauth = approle\n",
+		   "F:1: [vault] auth = approle needs role_id and secret_id_file\n");
+	expect_err("[vault]\ntype = local\n[vault]\n",
+		   "F:3: duplicate section [vault] (first at line 1)\n");
 }
 
 static void test_env_unset(void **state)
@@ -700,7 +732,8 @@ static void test_several_errors(void **state)
 	assert_string_equal(got,
 		"F:2: call_timeout must be whole seconds from 1 to 86400 (got 'soon')\n"
 		"F:4: url must start with http:// or https://\n"
-		"F:5: token must be a reference (env:VAR or file:/path); a literal token "
+		"F:5: token must be a reference (env:VAR, file:/path, local:NAME, "
+		"vault:MOUNT/PATH#FIELD or oauth:MOUNT/creds/NAME); a literal token "
 		"is refused: secrets never live in the config\n"
 		"F:6: [connector \"b\"] has no url\n"
 		"F:7: enabled must be yes or no (also true/false, on/off, 1/0; got 'nope')\n"
@@ -889,7 +922,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_bad_alias),
 		cmocka_unit_test(test_literal_token_refused),
-		cmocka_unit_test(test_token_later_kinds),
+		cmocka_unit_test(test_token_vault_kinds),
 		cmocka_unit_test(test_env_unset),
 		cmocka_unit_test(test_unreadable_file),
 		cmocka_unit_test(test_bad_timeout),
