@@ -20,6 +20,10 @@ struct secret {
 	size_t len;	/* bytes before the NUL */
 };
 
+/* A new secret of len bytes (plus a NUL), zero-filled; or a copy of p[0..n). */
+struct secret *secret_new(size_t len);
+struct secret *secret_dup(const char *p, size_t n);
+
 /* Resolves `ref`. Returns a secret, or NULL with a message in err. */
 struct secret *creds_resolve(const char *ref, struct buf *err);
 void secret_free(struct secret *s);

@@ -44,6 +44,7 @@ struct http {
 	http_done_cb on_done;
 	void *arg;		/* passed back untouched */
 	int running;		/* added to the loop and not yet done */
+	int sensitive;		/* bodies may hold secrets: wipe them when freed */
 };
 
 /* Creates a request; nothing is sent until http_start(). */

@@ -13,7 +13,7 @@
 
 #define SECRET_MAX 16384
 
-static struct secret *secret_new(size_t len)
+struct secret *secret_new(size_t len)
 {
 	struct secret *s = calloc(1, sizeof(*s));
 
@@ -35,7 +35,7 @@ void secret_free(struct secret *s)
 	free(s);
 }
 
-static struct secret *from_bytes(const char *p, size_t n)
+struct secret *secret_dup(const char *p, size_t n)
 {
 	struct secret *s = secret_new(n);
 
@@ -76,7 +76,7 @@ static struct secret *from_file(const char *path, struct buf *err)
 		buf_printf(err, "token file %s is empty", path);
 		return NULL;
 	}
-	s = from_bytes(tmp, n);
+	s = secret_dup(tmp, n);
 	sodium_free(tmp);
 	return s;
 }
@@ -90,7 +90,7 @@ struct secret *creds_resolve(const char *ref, struct buf *err)
 			buf_printf(err, "environment variable %s is not set", ref + 4);
 			return NULL;
 		}
-		return from_bytes(v, first_line_len(v, strlen(v)));
+		return secret_dup(v, first_line_len(v, strlen(v)));
 	}
 	if (strncmp(ref, "file:", 5) == 0)
 		return from_file(ref + 5, err);

@@ -162,6 +162,9 @@ int http_start(struct http *h, long timeout_ms, long connect_timeout_ms)
 	}
 	curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+	/* Room up front: a growing buffer would leave copies of a secret behind in freed memory. */
+	if (h->sensitive)
+		buf_reserve(&h->body, 65536);
 	if (loop_xfer_add(h->loop, h->easy, on_done, h))
 		return -1;
 	h->running = 1;
@@ -186,6 +189,10 @@ void http_free(struct http *h)
 	for (s = h->hdrs; s; s = s->next)
 		sodium_memzero(s->data, strlen(s->data));
 	curl_slist_free_all(h->hdrs);
+	if (h->sensitive) {
+		buf_wipe(&h->reqbody);
+		buf_wipe(&h->body);
+	}
 	buf_free(&h->reqbody);
 	buf_free(&h->body);
 	free(h->session_id);
