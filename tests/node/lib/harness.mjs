@@ -19,6 +19,7 @@ export const NODE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const REPO = path.resolve(NODE_DIR, '..', '..');
 export const BIN = process.env.MCPMUX_BIN || path.join(REPO, 'mcpmux');
 export const TEST_SERVER = path.join(NODE_DIR, 'servers', 'test-server.mjs');
+export const VAULT_SERVER = path.join(NODE_DIR, 'servers', 'vault-server.mjs');
 export const EVERYTHING = path.join(
   NODE_DIR, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
 
@@ -246,6 +247,65 @@ export async function startServer(args = [], { timeout = 10000 } = {}) {
     throw new Error(`${err.message}; stderr: ${stderr()}`);
   });
   return serverHandle(proc, port, exited, stderr);
+}
+
+async function postJson(url, body) {
+  return getJson(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body ?? {}),
+  });
+}
+
+/**
+ * Starts servers/vault-server.mjs (a Vault / OpenBao API stand-in) and waits
+ * for its LISTENING line. Returns {port, addr (http://127.0.0.1:PORT), pid,
+ * stop(), stderr(), stats(), admin(path, body)}; admin('kv2/put', {...})
+ * POSTs to /admin/kv2/put and resolves with the parsed reply (throws on a
+ * non-2xx status).
+ */
+export async function startVault(args = [], { timeout = 10000 } = {}) {
+  const proc = spawn(process.execPath, [VAULT_SERVER, '--port', '0', ...args], {
+    cwd: NODE_DIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = trackChild(proc, `vault-server ${args.join(' ')}`);
+  const stderr = drain(proc.stderr, 65536);
+  proc.stdout.setEncoding('utf8');
+  let out = '';
+  const port = await withTimeout(new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /^LISTENING (\d+)$/m.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    proc.once('error', reject);
+    exited.then(({ code, signal }) => reject(new Error(
+      `vault-server exited (${code ?? signal}) before LISTENING; stderr: ${stderr()}`)));
+  }), timeout, 'vault-server to print LISTENING').catch((err) => {
+    killPid(proc.pid);
+    throw new Error(`${err.message}; stderr: ${stderr()}`);
+  });
+  const addr = `http://127.0.0.1:${port}`;
+  return {
+    port,
+    addr,
+    pid: proc.pid,
+    proc,
+    exited,
+    stderr,
+    async stop() {
+      killPid(proc.pid);
+      await withTimeout(exited, 3000, `exit of vault-server pid ${proc.pid}`);
+    },
+    stats: () => getJson(`${addr}/admin/stats`),
+    admin: (what, body) => postJson(`${addr}/admin/${what}`, body),
+  };
+}
+
+/** POSTs {token} to a test-server's /admin/token (the token it accepts from now on). */
+export function setUpstreamToken(server, token) {
+  return postJson(`http://127.0.0.1:${server.port}/admin/token`, { token });
 }
 
 /** Starts @modelcontextprotocol/server-everything in streamableHttp mode. */

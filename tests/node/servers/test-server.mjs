@@ -19,6 +19,13 @@
 //   --odd-names       add tools whose names mcpmux must rewrite: dots,
 //                     non-ASCII, a clash after rewriting, names too long for
 //                     the 64-character budget (each returns its own name)
+//   --require-token T every /mcp request must carry the credential T, else
+//                     HTTP 401 with WWW-Authenticate (Bearer ..., or Basic
+//                     realm="mcp" for --auth-scheme Basic)
+//   --auth-header H   the header that carries it (default Authorization)
+//   --auth-scheme S   its value is "S T" (default Bearer); empty: T alone
+//                     (X-Api-Key style); Basic: "Basic base64(T)", T being
+//                     user:password
 //
 // sleep sends notifications/progress (start and end) when the request has a
 // progressToken.
@@ -29,9 +36,15 @@
 //                        aborted, requests, getStreams, lastProtocolVersion}
 //   POST /admin/add-tool?name=NAME  add a tool (returns "added NAME") and send
 //                       notifications/tools/list_changed to every session
+//   POST /admin/token   {"token": T} accept T from now on (rotation; turns the
+//                       check on when --require-token was not given)
+// Credential stats (in /admin/stats): unauthorized (401s returned), authorized
+// (requests that carried the right credential), lastAuthSha256 (SHA-256 hex of
+// the auth header's last value as received, null when absent) and
+// authSha256Seen (every distinct such hash, in order). Raw values are never kept.
 
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -53,6 +66,9 @@ const { values: opts } = parseArgs({
     'page-size': { type: 'string', default: '0' },
     'delay-init': { type: 'string', default: '0' },
     'odd-names': { type: 'boolean', default: false },
+    'require-token': { type: 'string' },
+    'auth-header': { type: 'string', default: 'Authorization' },
+    'auth-scheme': { type: 'string', default: 'Bearer' },
   },
   strict: true,
 });
@@ -67,6 +83,9 @@ if (!['none', '500', 'badjson', 'hang'].includes(FAIL)) die(`bad --fail ${FAIL}`
 if (!Number.isInteger(TOOLS_COUNT) || TOOLS_COUNT < 0) die('bad --tools-count');
 if (!Number.isInteger(PAGE_SIZE) || PAGE_SIZE < 0) die('bad --page-size');
 if (!Number.isInteger(DELAY_INIT) || DELAY_INIT < 0) die('bad --delay-init');
+const AUTH_HEADER = opts['auth-header'].toLowerCase();
+const AUTH_SCHEME = opts['auth-scheme'];
+let requiredToken = opts['require-token'] ?? null; // changed by POST /admin/token
 
 function die(msg) {
   process.stderr.write(`test-server: ${msg}\n`);
@@ -83,6 +102,10 @@ const stats = {
   requests: 0, // HTTP requests on /mcp
   getStreams: 0, // GET (server-notification) streams open right now
   lastProtocolVersion: null, // MCP-Protocol-Version header of the last POST
+  unauthorized: 0, // requests answered 401 (missing or wrong credential)
+  authorized: 0, // requests that carried the right credential
+  lastAuthSha256: null, // SHA-256 hex of the last auth header value (null: none sent)
+  authSha256Seen: [], // every distinct auth header hash, in order of first sight
 };
 
 // ---------------------------------------------------------------- tools
@@ -314,8 +337,67 @@ function count(msg) {
   else if (msg.method === 'notifications/cancelled') stats.cancelled++;
 }
 
-async function admin(req, res, path) {
+function sha256(s) {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+/** The auth header value the current token must produce. */
+function expectedAuth(token) {
+  if (AUTH_SCHEME === '') return token;
+  if (AUTH_SCHEME.toLowerCase() === 'basic') return `Basic ${Buffer.from(token, 'utf8').toString('base64')}`;
+  return `${AUTH_SCHEME} ${token}`;
+}
+
+/** True when the request may go on; otherwise answers 401 and returns false. */
+async function checkAuth(req, res) {
+  const got = req.headers[AUTH_HEADER];
+  const value = Array.isArray(got) ? got.join(', ') : got;
+  if (value === undefined) {
+    stats.lastAuthSha256 = null;
+  } else {
+    stats.lastAuthSha256 = sha256(value);
+    if (!stats.authSha256Seen.includes(stats.lastAuthSha256)) stats.authSha256Seen.push(stats.lastAuthSha256);
+  }
+  if (requiredToken === null) return true;
+  const want = expectedAuth(requiredToken);
+  let ok = false;
+  if (value !== undefined) {
+    if (AUTH_SCHEME === '') ok = value === want;
+    else {
+      // the scheme is case-insensitive (RFC 9110), the credential is not
+      const sp = value.indexOf(' ');
+      ok = sp > 0 && value.slice(0, sp).toLowerCase() === AUTH_SCHEME.toLowerCase()
+        && value.slice(sp + 1) === want.slice(want.indexOf(' ') + 1);
+    }
+  }
+  if (ok) {
+    stats.authorized++;
+    return true;
+  }
   await readBody(req);
+  stats.unauthorized++;
+  const challenge = AUTH_SCHEME.toLowerCase() === 'basic' ? 'Basic realm="mcp"'
+    : value === undefined ? 'Bearer realm="mcp"'
+      : 'Bearer realm="mcp", error="invalid_token", error_description="The access token is invalid"';
+  const body = JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Unauthorized' }, id: null });
+  res.writeHead(401, { 'Content-Type': 'application/json', 'WWW-Authenticate': challenge });
+  res.end(body);
+  return false;
+}
+
+async function admin(req, res, path) {
+  const adminBody = await readBody(req);
+  if (path === '/admin/token' && req.method === 'POST') {
+    let token;
+    try {
+      ({ token } = JSON.parse(adminBody.toString('utf8')));
+    } catch {
+      return sendJson(res, 400, { error: 'bad JSON body' });
+    }
+    if (typeof token !== 'string' || !token) return sendJson(res, 400, { error: 'missing token' });
+    requiredToken = token;
+    return sendJson(res, 200, { ok: true });
+  }
   if (path === '/admin/stats' && req.method === 'GET') {
     return sendJson(res, 200, { ...stats, sessions: sessions.size });
   }
@@ -343,6 +425,7 @@ async function admin(req, res, path) {
 
 async function mcp(req, res) {
   stats.requests++;
+  if (!(await checkAuth(req, res))) return;
   if (FAIL === 'hang') return; // never answered
   if (FAIL === '500') {
     await readBody(req);
