@@ -35,6 +35,6 @@ int cmd_global_init(void);
 void cmd_global_cleanup(void);
 void cmd_print_help(const struct cmd *c);
 
-extern const struct cmd cmd_serve, cmd_tools, cmd_check, cmd_config, cmd_approve;
+extern const struct cmd cmd_serve, cmd_tools, cmd_check, cmd_config, cmd_approve, cmd_vault;
 
 #endif
