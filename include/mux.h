@@ -22,6 +22,7 @@ struct mux {
 	struct upstream **ups;		/* one per configured connector, config order */
 	size_t nups;
 	struct catalog cat;		/* the merged tools */
+	struct creds *creds;		/* credentials, shared by the connectors (owned) */
 	uint64_t generation;		/* bumped when the catalog's content changes */
 	void (*on_change)(struct mux *m, void *arg); /* state or catalog changed */
 	void (*on_notify)(struct mux *m, struct upstream *up, const char *msg, size_t n,

@@ -36,7 +36,8 @@ enum up_state {
 	UP_STARTING,	/* initializing or listing tools */
 	UP_READY,	/* tools known, calls flow */
 	UP_ERROR,	/* failed; reason and hint say why */
-	UP_CLOSED	/* session ended (DELETE sent or nothing to end) */
+	UP_CLOSED,	/* session ended (DELETE sent or nothing to end) */
+	UP_REAUTH	/* the connector refuses the credential and no better one exists */
 };
 
 struct up_tool {
@@ -69,8 +70,12 @@ struct up_events {
 	void *arg;
 };
 
+struct creds;
+
+/* creds: the shared credential cache (not owned). */
 struct upstream *upstream_new(struct loop *loop, const struct config *cfg,
-			      const struct connector_cfg *c, const struct up_events *ev);
+			      const struct connector_cfg *c, const struct up_events *ev,
+			      struct creds *creds);
 void upstream_free(struct upstream *up);
 
 void upstream_start(struct upstream *up);
@@ -81,6 +86,13 @@ struct up_req *upstream_request(struct upstream *up, const char *method,
 				up_reply_cb cb, void *arg);
 /* Abandons a request: notifications/cancelled upstream when it was sent; no callback. */
 void upstream_cancel(struct upstream *up, struct up_req *r, const char *reason);
+
+/*
+ * A reauth_required connector looks its credential up again (at most every
+ * few seconds): 1 when it started to, and it will report the outcome as a
+ * state change. 0 when there is nothing to do now.
+ */
+int upstream_wake(struct upstream *up);
 
 /* Abandons every request (no callbacks) and ends the session (DELETE). */
 void upstream_close(struct upstream *up, long timeout_ms);

@@ -108,7 +108,8 @@ static void print_json(struct session *s)
 		buf_puts(&out, i ? ",\n  {\"connector\":" : "\n  {\"connector\":");
 		json_escape_str(&out, upstream_cfg(up)->alias);
 		buf_printf(&out, ",\"status\":\"%s\",\"tools\":%zu", status_of(up), nt);
-		if (upstream_state(up) == UP_ERROR || upstream_state(up) == UP_STARTING) {
+		if (upstream_state(up) == UP_ERROR || upstream_state(up) == UP_STARTING ||
+		    upstream_state(up) == UP_REAUTH) {
 			buf_reset(&why);
 			reason_of(up, &s->cfg, &why);
 			buf_puts(&out, ",\"reason\":");
@@ -142,7 +143,7 @@ static void print_table(struct session *s)
 		struct upstream *up = s->m->ups[i];
 		enum up_state st = upstream_state(up);
 
-		if (st == UP_ERROR || st == UP_STARTING || st == UP_DISABLED)
+		if (st != UP_READY)
 			printf("# connector '%s' is %s: its tools are not listed\n",
 			       upstream_cfg(up)->alias, status_of(up));
 	}
@@ -201,7 +202,7 @@ static int check_exec(int argc, char **argv)
 		} else {
 			buf_reset(&why);
 			reason_of(up, &s.cfg, &why);
-			printf("%-16s error     %s\n", upstream_cfg(up)->alias, why.data);
+			printf("%-16s %-9s %s\n", upstream_cfg(up)->alias, status_of(up), why.data);
 			bad = 1;
 		}
 	}
@@ -222,7 +223,8 @@ const struct cmd cmd_tools = {
 const struct cmd cmd_check = {
 	"check", "check [-c FILE]",
 	"Validate the config and test each connector end to end.",
-	"One line per connector: active (tools, latency), disabled, or error with the\n"
-	"reason and what to do. Exits 0 only when every enabled connector is active.\n",
+	"One line per connector: active (tools, latency), disabled, error or\n"
+	"reauth_required (the connector refuses the credential) with the reason and\n"
+	"what to do. Exits 0 only when every enabled connector is active.\n",
 	check_exec,
 };

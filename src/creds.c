@@ -128,3 +128,297 @@ struct secret *creds_header_line(const char *header, const char *scheme,
 	s->len = off;
 	return s;
 }
+
+/* --- the cache --- */
+
+#include "config.h"
+#include "localstore.h"
+#include "log.h"
+#include "loop.h"
+#include "vault.h"
+
+#define FAIL_CONFIG_MS		30000
+#define FAIL_TRANSIENT_MS	5000
+#define REFRESH_MIN_MS		60000
+
+struct creds_wait {
+	struct cred_entry *e;
+	struct creds_wait *next;
+	creds_cb cb;
+	void *arg;
+};
+
+struct cred_entry {
+	struct creds *c;
+	struct cred_entry *next;
+	char *ref;			/* as written in the config */
+	struct secret *value;		/* NULL until fetched, or after expiry */
+	int64_t expires_at;		/* loop_now() ms */
+	int64_t lifetime;		/* ms, to place the refresh */
+	int fetching;			/* a fetch is in flight */
+	struct vault_read *vr;		/* ...through the vault */
+	struct loop_timer *now;		/* ...or answered on the next turn */
+	struct creds_wait *waiters;
+	int64_t fail_until;		/* a recent failure is repeated until then */
+	struct buf fail;		/* its message */
+	int failed_logged;		/* that failure was logged */
+};
+
+struct creds {
+	struct loop *loop;		/* not owned */
+	const struct config *cfg;	/* not owned */
+	struct cred_entry *entries;
+	struct vault *vault;		/* created on first vault:/oauth: use */
+	struct localstore *store;	/* opened on first local: use */
+};
+
+struct creds *creds_new(struct loop *loop, const struct config *cfg)
+{
+	struct creds *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		abort();
+	c->loop = loop;
+	c->cfg = cfg;
+	return c;
+}
+
+static void entry_free(struct cred_entry *e)
+{
+	struct creds_wait *w;
+
+	while ((w = e->waiters)) {
+		e->waiters = w->next;
+		free(w);
+	}
+	if (e->vr)
+		vault_read_cancel(e->c->vault, e->vr);
+	if (e->now)
+		loop_timer_cancel(e->c->loop, e->now);
+	secret_free(e->value);
+	buf_free(&e->fail);
+	free(e->ref);
+	free(e);
+}
+
+void creds_free(struct creds *c)
+{
+	struct cred_entry *e;
+
+	if (!c)
+		return;
+	while ((e = c->entries)) {
+		c->entries = e->next;
+		entry_free(e);
+	}
+	vault_free(c->vault);
+	localstore_close(c->store);
+	free(c);
+}
+
+static struct cred_entry *entry_for(struct creds *c, const char *ref)
+{
+	struct cred_entry *e;
+
+	for (e = c->entries; e; e = e->next)
+		if (!strcmp(e->ref, ref))
+			return e;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		abort();
+	e->c = c;
+	e->ref = strdup(ref);
+	if (!e->ref)
+		abort();
+	e->next = c->entries;
+	c->entries = e;
+	return e;
+}
+
+static void notify(struct cred_entry *e, int ok, const char *err)
+{
+	struct creds_wait *w;
+
+	while ((w = e->waiters)) {
+		e->waiters = w->next;
+		w->cb(ok, err, w->arg);
+		free(w);
+	}
+}
+
+/* Every fetch ends here. value: borrowed. */
+static void fetched(struct cred_entry *e, const struct secret *value, int64_t expires_at,
+		    int config_error, const char *err)
+{
+	struct creds *c = e->c;
+	int64_t now = loop_now();
+
+	e->fetching = 0;
+	e->vr = NULL;
+	if (value) {
+		secret_free(e->value);
+		e->value = secret_dup(value->p, value->len);
+		e->expires_at = expires_at > now ? expires_at : now + c->cfg->vault.cache_ttl_ms;
+		e->lifetime = e->expires_at - now;
+		e->fail_until = 0;
+		if (e->failed_logged)
+			log_info("credential %s: fetched again", e->ref);
+		e->failed_logged = 0;
+		notify(e, 1, NULL);
+		return;
+	}
+	buf_reset(&e->fail);
+	buf_puts(&e->fail, err);
+	e->fail_until = now + (config_error ? FAIL_CONFIG_MS : FAIL_TRANSIENT_MS);
+	if (!e->failed_logged)
+		log_warn("%s", err);
+	e->failed_logged = 1;
+	/* A refresh failed but the value is still good: keep using it (fail closed at expiry). */
+	if (e->value && now < e->expires_at)
+		notify(e, 1, NULL);
+	else
+		notify(e, 0, err);
+}
+
+static void on_vault_value(enum vault_err ve, const struct secret *value, int64_t expires_at,
+			   const char *err, void *arg)
+{
+	struct cred_entry *e = arg;
+
+	e->vr = NULL;
+	fetched(e, ve == VAULT_OK ? value : NULL, expires_at, ve == VAULT_ERR_CONFIG, err);
+}
+
+/* local:, env:, file: are read here, synchronously (a small local file). */
+static void fetch_local(void *arg)
+{
+	struct cred_entry *e = arg;
+	struct creds *c = e->c;
+	struct buf err = BUF_INIT;
+	struct secret *s = NULL;
+	int config_error = 1, r;
+
+	e->now = NULL;
+	if (!strncmp(e->ref, "local:", 6)) {
+		if (c->cfg->vault.type != VAULT_LOCAL) {
+			buf_printf(&err, "credential %s: local: references need [vault] type = local",
+				   e->ref);
+		} else {
+			if (!c->store)
+				c->store = localstore_open(&c->cfg->vault, 0, &err);
+			if (c->store) {
+				r = localstore_get(c->store, e->ref + 6, &s, &err);
+				if (r == 1)
+					buf_printf(&err, "credential %s: no such name in the local store - "
+						   "add it with `mcpmux vault set %s`", e->ref, e->ref + 6);
+			}
+		}
+	} else {
+		s = creds_resolve(e->ref, &err);
+	}
+	if (!s && err.len && strncmp(err.data, "credential ", 11)) {
+		struct buf full = BUF_INIT;
+
+		buf_printf(&full, "credential %s: %s", e->ref, err.data);
+		buf_free(&err);
+		err = full;
+	}
+	fetched(e, s, 0, config_error, err.data);
+	secret_free(s);
+	buf_free(&err);
+}
+
+static void on_fail_now(void *arg)
+{
+	struct cred_entry *e = arg;
+
+	e->now = NULL;
+	notify(e, 0, e->fail.data);
+}
+
+static void start_fetch(struct cred_entry *e, int force)
+{
+	struct creds *c = e->c;
+	struct buf err = BUF_INIT;
+	int is_vault = !strncmp(e->ref, "vault:", 6), is_oauth = !strncmp(e->ref, "oauth:", 6);
+
+	if (e->fetching)
+		return;
+	e->fetching = 1;
+	if ((is_vault || is_oauth) && !c->vault) {
+		c->vault = vault_new(c->loop, c->cfg, &err);
+		if (!c->vault) {
+			e->fetching = 0;
+			buf_reset(&e->fail);
+			buf_printf(&e->fail, "credential %s: %s", e->ref, err.data);
+			e->fail_until = loop_now() + FAIL_CONFIG_MS;
+			buf_free(&err);
+			e->now = loop_timer_add(c->loop, 0, on_fail_now, e);
+			return;
+		}
+	}
+	if (is_vault || is_oauth)
+		e->vr = vault_read(c->vault, is_oauth ? 'o' : 'v', e->ref + 6, force,
+				   on_vault_value, e);
+	else
+		e->now = loop_timer_add(c->loop, 0, fetch_local, e);
+}
+
+const struct secret *creds_peek(struct creds *c, const char *ref)
+{
+	struct cred_entry *e = entry_for(c, ref);
+	int64_t now = loop_now(), margin;
+
+	if (!e->value)
+		return NULL;
+	if (now >= e->expires_at) {
+		secret_free(e->value);
+		e->value = NULL;
+		return NULL;
+	}
+	margin = e->lifetime / 10 > REFRESH_MIN_MS ? e->lifetime / 10 : REFRESH_MIN_MS;
+	if (now >= e->expires_at - margin && !e->fetching && now >= e->fail_until)
+		start_fetch(e, 0);
+	return e->value;
+}
+
+struct creds_wait *creds_fetch(struct creds *c, const char *ref, int force, creds_cb cb, void *arg)
+{
+	struct cred_entry *e = entry_for(c, ref);
+	struct creds_wait *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		abort();
+	w->e = e;
+	w->cb = cb;
+	w->arg = arg;
+	w->next = e->waiters;
+	e->waiters = w;
+	if (e->fetching)
+		return w;
+	if (loop_now() < e->fail_until) {
+		/* Failed a moment ago: say so again rather than ask again. */
+		if (!e->now)
+			e->now = loop_timer_add(c->loop, 0, on_fail_now, e);
+		return w;
+	}
+	if (force && e->value) {
+		secret_free(e->value);
+		e->value = NULL;
+	}
+	start_fetch(e, force);
+	return w;
+}
+
+void creds_cancel(struct creds *c, struct creds_wait *w)
+{
+	struct creds_wait **pp;
+
+	(void)c;
+	for (pp = &w->e->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			free(w);
+			return;
+		}
+}

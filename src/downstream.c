@@ -492,7 +492,7 @@ static void do_tools_call(struct req *r)
 	e = catalog_find(&d->mux->cat, j->js + j->tok[name].start, nlen);
 	if (!e) {
 		up = mux_upstream_for(d->mux, j->js + j->tok[name].start, nlen);
-		if (up && upstream_state(up) == UP_STARTING && !r->final) {
+		if (up && !r->final && (upstream_state(up) == UP_STARTING || upstream_wake(up))) {
 			defer_request(r);
 		} else if (up && upstream_state(up) != UP_READY) {
 			unavailable(r, up);

@@ -1,6 +1,8 @@
 /* mux.c - connectors and catalog together; see include/mux.h. */
 #include "mux.h"
 
+#include "creds.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,8 +48,9 @@ struct mux *mux_new(struct loop *loop, const struct config *cfg)
 	m->ups = calloc(m->nups ? m->nups : 1, sizeof(*m->ups));
 	if (!m->ups)
 		abort();
+	m->creds = creds_new(loop, cfg);
 	for (i = 0; i < m->nups; i++)
-		m->ups[i] = upstream_new(loop, cfg, &cfg->connectors[i], &ev);
+		m->ups[i] = upstream_new(loop, cfg, &cfg->connectors[i], &ev, m->creds);
 	return m;
 }
 
@@ -61,6 +64,7 @@ void mux_free(struct mux *m)
 	for (i = 0; i < m->nups; i++)
 		upstream_free(m->ups[i]);
 	free(m->ups);
+	creds_free(m->creds);
 	free(m);
 }
 

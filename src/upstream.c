@@ -16,6 +16,7 @@ const size_t mcp_nversions = sizeof(mcp_versions) / sizeof(mcp_versions[0]);
 
 #define MAX_PAGES	1000
 #define MAX_TOOLS	10000
+#define REAUTH_PROBE_MS	5000	/* a refused credential is looked up again at most this often */
 
 enum req_kind {
 	REQ_INIT,	/* initialize */
@@ -52,6 +53,8 @@ struct up_req {
 	int sent;		/* the message reached the wire at least once */
 	int answered;		/* the reply callback ran */
 	int retried;		/* already retried after a session expiry */
+	int waiting_cred;	/* queued until the credential is fetched */
+	int retried_401;	/* already retried with a fresh credential */
 	up_reply_cb cb;
 	void *arg;
 	struct buf failure;	/* error to report from a 0 ms timer */
@@ -76,7 +79,10 @@ struct upstream {
 	crypto_generichash_state hashing; /* over the list being built */
 	uint64_t generation;
 	int64_t started_at, latency;
-	struct secret *token;		/* the credential, or NULL */
+	struct creds *creds;		/* the credential cache (not owned) */
+	struct creds_wait *cred_wait;	/* the fetch this connector waits for */
+	struct secret *rejected;	/* the credential the connector refused (401), or NULL */
+	int64_t reauth_probe;		/* reauth_required: when a call may fetch again */
 	int closing;
 	struct http *del;		/* the DELETE in flight */
 	struct http *notif;		/* GET stream for the server's own messages, or NULL */
@@ -132,16 +138,16 @@ static void notify_changed(struct upstream *up)
 		up->ev.changed(up, up->ev.arg);
 }
 
-/* Moves the connector to ERROR, once per failure: one clear line, not a flood. */
-static void set_error(struct upstream *up, const char *reason, const char *hint)
+/* Moves the connector to ERROR (or REAUTH), once per failure: one clear line, not a flood. */
+static void set_error(struct upstream *up, enum up_state st, const char *reason, const char *hint)
 {
-	int same = up->state == UP_ERROR && strcmp(buf_str(&up->reason), reason) == 0;
+	int same = up->state == st && strcmp(buf_str(&up->reason), reason) == 0;
 
 	buf_reset(&up->reason);
 	buf_puts(&up->reason, reason);
 	buf_reset(&up->hint);
 	buf_puts(&up->hint, hint ? hint : "");
-	up->state = UP_ERROR;
+	up->state = st;
 	if (!same)
 		log_warn("connector '%s': %s%s%s", up->c->alias, reason,
 			 hint && *hint ? " - " : "", hint ? hint : "");
@@ -251,6 +257,8 @@ static void req_finish(struct up_req *r, const char *msg, size_t n,
 static void req_send(struct up_req *r);
 static void start_session(struct upstream *up);
 static void session_failed(struct upstream *up, const char *reason, const char *hint);
+static void reauth_required(struct upstream *up, const char *why);
+static void need_cred(struct upstream *up, int force);
 
 static void on_deadline(void *arg)
 {
@@ -488,6 +496,27 @@ static void on_http_done(struct http *h, void *arg)
 		req_free(r);
 		return;
 	}
+	if (ok && h->status == 401 && up->c->token) {
+		const struct secret *cur = creds_peek(up->creds, up->c->token);
+
+		if (r->retried_401) {
+			reauth_required(up, "the connector answered HTTP 401 to a freshly fetched one");
+			return;
+		}
+		/* Fetch once more, bypassing the cache, and retry this request once. */
+		if (cur && !up->rejected)
+			up->rejected = secret_dup(cur->p, cur->len);
+		r->retried_401 = 1;
+		r->waiting_cred = 1;
+		http_free(r->http);
+		r->http = NULL;
+		need_cred(up, 1);
+		return;
+	}
+	if (ok && h->status != 401 && up->rejected && r->retried_401) {
+		secret_free(up->rejected);
+		up->rejected = NULL;
+	}
 	if (ok && h->status == 404 && r->kind == REQ_USER && up->session_id && !r->retried) {
 		session_expired(r);
 		return;
@@ -557,13 +586,27 @@ static void req_finish(struct up_req *r, const char *msg, size_t n,
 
 static void add_auth(struct upstream *up, struct http *h)
 {
+	const struct secret *tok;
 	struct secret *line;
 
-	if (!up->token)
+	if (!up->c->token)
 		return;
-	line = creds_header_line(up->c->auth_header, up->c->auth_scheme, up->token);
+	tok = creds_peek(up->creds, up->c->token);
+	if (!tok)
+		return;
+	line = creds_header_line(up->c->auth_header, up->c->auth_scheme, tok);
 	http_header_line(h, line->p);
 	secret_free(line);
+}
+
+static void on_cred(int ok, const char *err, void *arg);
+
+/* Starts fetching the connector's credential, unless a fetch is on its way. */
+static void need_cred(struct upstream *up, int force)
+{
+	if (up->cred_wait)
+		return;
+	up->cred_wait = creds_fetch(up->creds, up->c->token, force, on_cred, up);
 }
 
 static void req_send(struct up_req *r)
@@ -581,6 +624,12 @@ static void req_send(struct up_req *r)
 		return;
 	}
 	r->waiting = 0;
+	if (up->c->token && !creds_peek(up->creds, up->c->token)) {
+		r->waiting_cred = 1;
+		need_cred(up, 0);
+		return;
+	}
+	r->waiting_cred = 0;
 	h = http_new(up->loop, "POST", up->c->url);
 	r->http = h;
 	http_header(h, "Content-Type", "application/json");
@@ -621,11 +670,17 @@ static void fail_waiting(struct upstream *up)
 	struct up_req *r = up->reqs, *next;
 	struct buf err = BUF_INIT;
 
-	buf_printf(&err, "connector '%s' is unavailable: %s", up->c->alias, buf_str(&up->reason));
+	if (up->state == UP_REAUTH)
+		buf_printf(&err, "connector '%s' needs a new credential: %s - %s", up->c->alias,
+			   buf_str(&up->reason), buf_str(&up->hint));
+	else
+		buf_printf(&err, "connector '%s' is unavailable: %s", up->c->alias, buf_str(&up->reason));
 	for (; r; r = next) {
 		next = r->next;
-		if (r->kind == REQ_USER && r->waiting)
+		if (r->kind == REQ_USER && (r->waiting || r->waiting_cred))
 			req_finish(r, NULL, 0, NULL, err.data);
+		else if (r->kind == REQ_POST && r->waiting_cred)
+			req_free(r);
 	}
 	buf_free(&err);
 }
@@ -646,35 +701,85 @@ static void abort_session_reqs(struct upstream *up)
 	up->relist = 0;
 }
 
-static void session_failed(struct upstream *up, const char *reason, const char *hint)
+static void connector_down(struct upstream *up, enum up_state st, const char *reason,
+			   const char *hint)
 {
 	abort_session_reqs(up);
 	notif_stop(up);
-	free_tools(up->newtools, up->nnewtools);
-	up->newtools = NULL;
-	up->nnewtools = 0;
-	set_error(up, reason, hint);
+	set_error(up, st, reason, hint);
 	fail_waiting(up);
+}
+
+static void session_failed(struct upstream *up, const char *reason, const char *hint)
+{
+	connector_down(up, UP_ERROR, reason, hint);
+}
+
+/* The connector refuses the credential and the source has nothing better. */
+static void reauth_required(struct upstream *up, const char *why)
+{
+	struct buf reason = BUF_INIT, hint = BUF_INIT;
+
+	buf_printf(&reason, "the credential (%s) was refused: %s", up->c->token, why);
+	buf_puts(&hint, "update it at its source (the vault, `mcpmux vault set`, the variable or "
+		 "the file); mcpmux fetches it again on the next call");
+	up->reauth_probe = loop_now() + REAUTH_PROBE_MS;
+	connector_down(up, UP_REAUTH, reason.data, hint.data);
+	buf_free(&reason);
+	buf_free(&hint);
+}
+
+static int same_secret(const struct secret *a, const struct secret *b)
+{
+	return a && b && a->len == b->len && sodium_memcmp(a->p, b->p, a->len) == 0;
+}
+
+static void on_cred(int ok, const char *err, void *arg)
+{
+	struct upstream *up = arg;
+	const struct secret *now = ok ? creds_peek(up->creds, up->c->token) : NULL;
+	struct up_req *r, *next;
+
+	up->cred_wait = NULL;
+	if (ok && up->rejected && same_secret(now, up->rejected)) {
+		reauth_required(up, "its source still returns the same value");
+		return;
+	}
+	if (!ok || !now) {
+		if (up->rejected)
+			reauth_required(up, err ? err : "it could not be fetched again");
+		else
+			connector_down(up, up->state == UP_REAUTH ? UP_REAUTH : UP_ERROR,
+				       err ? err : "the credential could not be fetched", "");
+		return;
+	}
+	if (up->state == UP_REAUTH) {
+		/* A new credential: start over with a new session; waiting calls follow. */
+		log_info("connector '%s': got a new credential, connecting again", up->c->alias);
+		for (r = up->reqs; r; r = r->next)
+			if (r->waiting_cred && r->kind == REQ_USER) {
+				r->waiting_cred = 0;
+				r->waiting = 1;
+			}
+		start_session(up);
+		return;
+	}
+	for (r = up->reqs; r; r = next) {
+		next = r->next;
+		if (r->waiting_cred)
+			req_send(r);
+	}
 }
 
 static void start_session(struct upstream *up)
 {
 	struct up_req *r;
 	struct buf params = BUF_INIT;
-	struct buf err = BUF_INIT;
 
 	abort_session_reqs(up);
 	notif_stop(up);
 	up->state = UP_STARTING;
 	up->started_at = loop_now();
-	if (up->c->token && !up->token) {
-		up->token = creds_resolve(up->c->token, &err);
-		if (!up->token) {
-			session_failed(up, err.data, "fix the token reference in the config");
-			buf_free(&err);
-			return;
-		}
-	}
 	buf_printf(&params, "{\"protocolVersion\":\"%s\",\"capabilities\":{},"
 		   "\"clientInfo\":{\"name\":\"mcpmux\",\"version\":\"%s\"}}",
 		   mcp_versions[mcp_nversions - 1], MCPMUX_VERSION);
@@ -997,7 +1102,8 @@ static void notif_stop(struct upstream *up)
 /* --- public --- */
 
 struct upstream *upstream_new(struct loop *loop, const struct config *cfg,
-			      const struct connector_cfg *c, const struct up_events *ev)
+			      const struct connector_cfg *c, const struct up_events *ev,
+			      struct creds *creds)
 {
 	struct upstream *up = calloc(1, sizeof(*up));
 
@@ -1006,6 +1112,7 @@ struct upstream *upstream_new(struct loop *loop, const struct config *cfg,
 	up->loop = loop;
 	up->cfg = cfg;
 	up->c = c;
+	up->creds = creds;
 	if (ev)
 		up->ev = *ev;
 	up->state = c->enabled ? UP_STARTING : UP_DISABLED;
@@ -1040,6 +1147,20 @@ struct up_req *upstream_request(struct upstream *up, const char *method,
 	r->cb = cb;
 	r->arg = arg;
 	build_message(r, method, params, params_len, 1);
+	if (up->state == UP_REAUTH && !up->closing && loop_now() >= up->reauth_probe) {
+		/* Maybe the credential was updated at its source: look once, then at most every few seconds. */
+		up->reauth_probe = loop_now() + REAUTH_PROBE_MS;
+		r->waiting_cred = 1;
+		need_cred(up, 1);
+		return r;
+	}
+	if (up->state == UP_REAUTH && !up->closing) {
+		buf_printf(&r->failure, "connector '%s' needs a new credential: %s - %s", up->c->alias,
+			   buf_str(&up->reason), buf_str(&up->hint));
+		loop_timer_cancel(up->loop, r->deadline);
+		r->deadline = loop_timer_add(up->loop, 0, fail_later, r);
+		return r;
+	}
 	if (up->state == UP_ERROR || up->state == UP_DISABLED || up->closing) {
 		/* Answer on the next turn of the loop, never inside the caller. */
 		buf_printf(&r->failure, "connector '%s' is %s%s%s", up->c->alias,
@@ -1052,6 +1173,15 @@ struct up_req *upstream_request(struct upstream *up, const char *method,
 	}
 	req_send(r);
 	return r;
+}
+
+int upstream_wake(struct upstream *up)
+{
+	if (up->state != UP_REAUTH || up->closing || loop_now() < up->reauth_probe || up->cred_wait)
+		return 0;
+	up->reauth_probe = loop_now() + REAUTH_PROBE_MS;
+	need_cred(up, 1);
+	return 1;
 }
 
 void upstream_cancel(struct upstream *up, struct up_req *r, const char *reason)
@@ -1127,7 +1257,9 @@ void upstream_free(struct upstream *up)
 	free_tools(up->tools, up->ntools);
 	free_tools(up->newtools, up->nnewtools);
 	free(up->session_id);
-	secret_free(up->token);
+	if (up->cred_wait)
+		creds_cancel(up->creds, up->cred_wait);
+	secret_free(up->rejected);
 	buf_free(&up->reason);
 	buf_free(&up->hint);
 	free(up);
@@ -1154,6 +1286,7 @@ const char *upstream_state_name(enum up_state s)
 	case UP_READY: return "active";
 	case UP_ERROR: return "error";
 	case UP_CLOSED: return "closed";
+	case UP_REAUTH: return "reauth_required";
 	}
 	return "?";
 }
