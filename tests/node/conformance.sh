@@ -17,7 +17,7 @@ if [ ! -x "$BIN" ]; then
 fi
 
 status=0
-for scenario in initialize tools_call; do
+for scenario in initialize tools_call sse-retry; do
 	out=$(mktemp)
 	"$SUITE" client --command "node $DIR/conformance-client.mjs" \
 		--scenario "$scenario" --timeout 60000 >"$out" 2>&1

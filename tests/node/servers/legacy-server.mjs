@@ -1,0 +1,221 @@
+#!/usr/bin/env node
+// A legacy HTTP+SSE MCP server (protocol 2024-11-05 transport) built on the
+// official SDK's SSEServerTransport, for mcpmux's transport-fallback tests.
+// Prints exactly one line "LISTENING <port>" on stdout once it accepts
+// connections on 127.0.0.1.
+//
+//   GET  /sse                    opens the SSE stream; its first event is
+//                                `endpoint` with "/messages?sessionId=..."
+//   POST /messages?sessionId=ID  a JSON-RPC message for that session (202);
+//                                replies arrive as `message` events on the
+//                                session's GET stream
+//   POST /sse                    answered with --post-status (default 405),
+//                                the way a legacy-only server answers a
+//                                Streamable HTTP client's initialize
+//
+// The configured connector url is http://127.0.0.1:PORT/sse.
+//
+//   --port N            0 = any free port (default 0)
+//   --name NAME         serverInfo.name (default legacy-server)
+//   --post-status N     status for POST /sse: 400, 404 or 405 (default 405)
+//
+// Tools: echo {text} -> "echo: <text>", add {a, b} -> "<a+b>",
+// sleep {ms, tag} -> tag after ms (or until cancelled; sends
+// notifications/progress start/end when the call has a progressToken).
+//
+// Admin (not MCP):
+//   GET /admin/stats  {getStreams (open now), streamsOpened, posts, postSse,
+//                      initialize, toolCalls, cancelled, aborted, sessions,
+//                      lastProtocolVersion (from initialize params)}
+
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import {
+  CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError,
+} from '@modelcontextprotocol/sdk/types.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    port: { type: 'string', default: '0' },
+    name: { type: 'string', default: 'legacy-server' },
+    'post-status': { type: 'string', default: '405' },
+  },
+  strict: true,
+});
+const POST_STATUS = Number(opts['post-status']);
+if (![400, 404, 405].includes(POST_STATUS)) {
+  process.stderr.write(`legacy-server: bad --post-status ${opts['post-status']}\n`);
+  process.exit(2);
+}
+
+const stats = {
+  getStreams: 0, // GET /sse streams open right now
+  streamsOpened: 0, // GET /sse streams opened in total
+  posts: 0, // POST /messages received
+  postSse: 0, // POST /sse received (answered with --post-status)
+  initialize: 0,
+  toolCalls: 0,
+  cancelled: 0,
+  aborted: 0, // tool handlers that saw their request cancelled
+  lastProtocolVersion: null,
+};
+
+const TOOLS = [
+  {
+    name: 'echo',
+    description: 'Echoes the text back, prefixed with "echo: ".',
+    inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
+    annotations: { readOnlyHint: true },
+  },
+  {
+    name: 'add',
+    description: 'Adds two numbers.',
+    inputSchema: {
+      type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'],
+    },
+  },
+  {
+    name: 'sleep',
+    description: 'Waits ms milliseconds (or until cancelled), then returns tag.',
+    inputSchema: {
+      type: 'object', properties: { ms: { type: 'integer', minimum: 0 }, tag: { type: 'string' } }, required: ['ms'],
+    },
+  },
+];
+
+function text(t) {
+  return { content: [{ type: 'text', text: t }] };
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(true);
+    const timer = setTimeout(() => resolve(false), ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve(true);
+    }, { once: true });
+  });
+}
+
+function newServer() {
+  const server = new Server({ name: opts.name, version: '1.0.0' }, { capabilities: { tools: {} } });
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOLS }));
+  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+    stats.toolCalls++;
+    const { name, arguments: args = {} } = req.params;
+    switch (name) {
+      case 'echo':
+        return text(`echo: ${args.text}`);
+      case 'add':
+        return text(String(Number(args.a) + Number(args.b)));
+      case 'sleep': {
+        const ms = Number(args.ms) || 0;
+        const progressToken = req.params._meta?.progressToken;
+        if (progressToken !== undefined) {
+          await extra.sendNotification({ method: 'notifications/progress',
+            params: { progressToken, progress: 0, total: 1, message: `sleeping ${ms} ms` } });
+        }
+        const aborted = await sleep(ms, extra.signal);
+        if (aborted) stats.aborted++;
+        if (progressToken !== undefined && !aborted) {
+          await extra.sendNotification({ method: 'notifications/progress',
+            params: { progressToken, progress: 1, total: 1, message: 'done' } });
+        }
+        return text(String(args.tag ?? ''));
+      }
+      default:
+        throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    }
+  });
+  return server;
+}
+
+const sessions = new Map(); // sessionId -> SSEServerTransport
+
+function sendJson(res, status, obj) {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(obj));
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+async function openStream(req, res) {
+  const transport = new SSEServerTransport('/messages', res);
+  const server = newServer();
+  sessions.set(transport.sessionId, transport);
+  stats.getStreams++;
+  stats.streamsOpened++;
+  res.once('close', () => {
+    stats.getStreams--;
+    sessions.delete(transport.sessionId);
+    server.close().catch(() => {});
+  });
+  await server.connect(transport); // writes the endpoint event
+}
+
+async function postMessage(req, res, url) {
+  stats.posts++;
+  const sid = url.searchParams.get('sessionId');
+  const transport = sid && sessions.get(sid);
+  const body = await readBody(req);
+  if (!transport) return sendJson(res, 404, { error: 'unknown sessionId' });
+  let parsed;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    res.writeHead(400).end('Invalid JSON');
+    return;
+  }
+  if (parsed?.method === 'initialize') {
+    stats.initialize++;
+    stats.lastProtocolVersion = parsed.params?.protocolVersion ?? null;
+  } else if (parsed?.method === 'notifications/cancelled') {
+    stats.cancelled++;
+  }
+  await transport.handlePostMessage(req, res, parsed);
+}
+
+const httpServer = http.createServer(async (req, res) => {
+  const url = new URL(req.url, 'http://x');
+  try {
+    if (url.pathname === '/admin/stats' && req.method === 'GET') {
+      return sendJson(res, 200, { ...stats, sessions: sessions.size });
+    }
+    if (url.pathname === '/sse' && req.method === 'GET') return await openStream(req, res);
+    if (url.pathname === '/sse' && req.method === 'POST') {
+      stats.postSse++;
+      await readBody(req);
+      res.writeHead(POST_STATUS, { 'Content-Type': 'text/plain', ...(POST_STATUS === 405 ? { Allow: 'GET' } : {}) });
+      return res.end('legacy HTTP+SSE server: GET /sse\n');
+    }
+    if (url.pathname === '/sse' && req.method === 'DELETE') {
+      res.writeHead(405, { Allow: 'GET' });
+      return res.end();
+    }
+    if (url.pathname === '/messages' && req.method === 'POST') return await postMessage(req, res, url);
+    res.writeHead(404, { 'Content-Type': 'text/plain' });
+    res.end('not found\n');
+  } catch (err) {
+    process.stderr.write(`legacy-server: ${err?.stack ?? err}\n`);
+    if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+    else res.end();
+  }
+});
+httpServer.requestTimeout = 0;
+httpServer.headersTimeout = 0;
+
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
+
+httpServer.listen(Number(opts.port), '127.0.0.1', () => {
+  process.stdout.write(`LISTENING ${httpServer.address().port}\n`);
+});
