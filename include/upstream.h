@@ -98,6 +98,9 @@ int upstream_wake(struct upstream *up);
 void upstream_close(struct upstream *up, long timeout_ms);
 int upstream_closed(const struct upstream *up);
 
+/* Starting for the first time (a reconnect attempt does not count): callers may wait for it. */
+int upstream_settling(const struct upstream *up);
+
 /* Read-only views */
 const struct connector_cfg *upstream_cfg(const struct upstream *up);
 enum up_state upstream_state(const struct upstream *up);

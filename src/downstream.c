@@ -462,7 +462,8 @@ static void unavailable(struct req *r, struct upstream *up)
 	if (upstream_state(up) == UP_DISABLED)
 		buf_printf(&t, "connector '%s' is disabled in the mcpmux config", upstream_cfg(up)->alias);
 	else if (upstream_state(up) == UP_STARTING)
-		buf_printf(&t, "connector '%s' is still starting; try again shortly", upstream_cfg(up)->alias);
+		buf_printf(&t, "connector '%s' is reconnecting after: %s; try again shortly",
+			   upstream_cfg(up)->alias, upstream_reason(up));
 	else
 		buf_printf(&t, "connector '%s' is unavailable: %s%s%s (run `mcpmux check` for details)",
 			   upstream_cfg(up)->alias, upstream_reason(up), *hint ? " - " : "", hint);
@@ -492,7 +493,7 @@ static void do_tools_call(struct req *r)
 	e = catalog_find(&d->mux->cat, j->js + j->tok[name].start, nlen);
 	if (!e) {
 		up = mux_upstream_for(d->mux, j->js + j->tok[name].start, nlen);
-		if (up && !r->final && (upstream_state(up) == UP_STARTING || upstream_wake(up))) {
+		if (up && !r->final && (upstream_settling(up) || upstream_wake(up))) {
 			defer_request(r);
 		} else if (up && upstream_state(up) != UP_READY) {
 			unavailable(r, up);

@@ -81,7 +81,7 @@ int mux_settled(const struct mux *m)
 	size_t i;
 
 	for (i = 0; i < m->nups; i++)
-		if (upstream_state(m->ups[i]) == UP_STARTING)
+		if (upstream_settling(m->ups[i]))
 			return 0;
 	return 1;
 }

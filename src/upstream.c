@@ -17,6 +17,8 @@ const size_t mcp_nversions = sizeof(mcp_versions) / sizeof(mcp_versions[0]);
 #define MAX_PAGES	1000
 #define MAX_TOOLS	10000
 #define REAUTH_PROBE_MS	5000	/* a refused credential is looked up again at most this often */
+#define RETRY_MIN_MS	1000	/* first reconnect attempt after a failure */
+#define RETRY_MAX_MS	30000	/* backoff cap */
 
 enum req_kind {
 	REQ_INIT,	/* initialize */
@@ -83,6 +85,10 @@ struct upstream {
 	struct creds_wait *cred_wait;	/* the fetch this connector waits for */
 	struct secret *rejected;	/* the credential the connector refused (401), or NULL */
 	int64_t reauth_probe;		/* reauth_required: when a call may fetch again */
+	struct loop_timer *retry;	/* the next reconnect attempt */
+	long backoff_ms;		/* wait before the attempt after that */
+	int settled_once;		/* the first start ended (ready or failed) */
+	struct buf logged;		/* the last failure logged: a repeat is not logged again */
 	int closing;
 	struct http *del;		/* the DELETE in flight */
 	struct http *notif;		/* GET stream for the server's own messages, or NULL */
@@ -141,16 +147,20 @@ static void notify_changed(struct upstream *up)
 /* Moves the connector to ERROR (or REAUTH), once per failure: one clear line, not a flood. */
 static void set_error(struct upstream *up, enum up_state st, const char *reason, const char *hint)
 {
-	int same = up->state == st && strcmp(buf_str(&up->reason), reason) == 0;
+	int same = strcmp(buf_str(&up->logged), reason) == 0;
 
 	buf_reset(&up->reason);
 	buf_puts(&up->reason, reason);
 	buf_reset(&up->hint);
 	buf_puts(&up->hint, hint ? hint : "");
 	up->state = st;
-	if (!same)
+	up->settled_once = 1;
+	if (!same) {
 		log_warn("connector '%s': %s%s%s", up->c->alias, reason,
 			 hint && *hint ? " - " : "", hint ? hint : "");
+		buf_reset(&up->logged);
+		buf_puts(&up->logged, reason);
+	}
 	notify_changed(up);
 }
 
@@ -258,6 +268,8 @@ static void req_send(struct up_req *r);
 static void start_session(struct upstream *up);
 static void session_failed(struct upstream *up, const char *reason, const char *hint);
 static void reauth_required(struct upstream *up, const char *why);
+static void connector_down(struct upstream *up, enum up_state st, const char *reason,
+			   const char *hint);
 static void need_cred(struct upstream *up, int force);
 
 static void on_deadline(void *arg)
@@ -536,10 +548,16 @@ static void on_http_done(struct http *h, void *arg)
 	if (r->kind == REQ_USER) {
 		/* The model reads this: name the connector and what to do. */
 		struct buf why = BUF_INIT;
+		int dead = h->result == CURLE_COULDNT_CONNECT;
 
 		buf_printf(&why, "connector '%s' failed: %s - %s", up->c->alias, err.data, hint_for(h));
+		req_finish(r, NULL, 0, NULL, why.data);
+		buf_free(&why);
+		/* Refused: the server is gone, not just this call. Reconnect with backoff. */
+		if (dead && up->state == UP_READY && !up->closing)
+			connector_down(up, UP_ERROR, err.data, "is the server running at that url?");
 		buf_free(&err);
-		err = why;
+		return;
 	}
 	req_finish(r, NULL, 0, NULL, err.data);
 	buf_free(&err);
@@ -701,13 +719,47 @@ static void abort_session_reqs(struct upstream *up)
 	up->relist = 0;
 }
 
+static void on_retry(void *arg)
+{
+	struct upstream *up = arg;
+
+	up->retry = NULL;
+	if (up->state == UP_ERROR && !up->closing)
+		start_session(up);
+}
+
+/* Capped exponential backoff with jitter, so that many mcpmux processes
+   facing one restarting server do not knock in step. */
+static void schedule_retry(struct upstream *up)
+{
+	long wait = up->backoff_ms ? up->backoff_ms : RETRY_MIN_MS;
+
+	if (up->retry || up->closing)
+		return;
+	up->backoff_ms = wait * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : wait * 2;
+	wait = wait * 4 / 5 + (long)randombytes_uniform((uint32_t)(wait * 2 / 5 + 1));
+	up->retry = loop_timer_add(up->loop, wait, on_retry, up);
+}
+
 static void connector_down(struct upstream *up, enum up_state st, const char *reason,
 			   const char *hint)
 {
 	abort_session_reqs(up);
 	notif_stop(up);
+	if (st == UP_ERROR && up->ntools) {
+		/* A dead connector's tools leave the list (the agent hears list_changed). */
+		free_tools(up->tools, up->ntools);
+		up->tools = NULL;
+		up->ntools = 0;
+		memset(up->list_hash, 0, sizeof(up->list_hash));
+		up->generation++;
+	}
+	free(up->session_id);
+	up->session_id = NULL;
 	set_error(up, st, reason, hint);
 	fail_waiting(up);
+	if (st == UP_ERROR)
+		schedule_retry(up);
 }
 
 static void session_failed(struct upstream *up, const char *reason, const char *hint)
@@ -887,6 +939,11 @@ static void finish_listing(struct upstream *up)
 	if (first)
 		up->latency = loop_now() - up->started_at;
 	up->state = UP_READY;
+	up->settled_once = 1;
+	up->backoff_ms = 0;
+	if (up->logged.len)
+		log_info("connector '%s': connected again", up->c->alias);
+	buf_reset(&up->logged);
 	if (up->relist) {
 		int again = up->relist == 2;
 
@@ -1042,10 +1099,20 @@ static void notif_done(struct http *h, void *arg)
 		up->notif = NULL;
 		return;
 	}
+	if (h->result == CURLE_COULDNT_CONNECT && up->state == UP_READY && !up->closing) {
+		http_free(up->notif);
+		up->notif = NULL;
+		connector_down(up, UP_ERROR, "connection refused", "is the server running at that url?");
+		return;
+	}
 	http_free(up->notif);
 	up->notif = NULL;
 	if (up->closing || up->state != UP_READY)
 		return;
+	/* A stream that broke reopens at once the first time; one that keeps
+	   breaking waits longer each time. */
+	if (h->result != CURLE_OK && !up->notif_backoff_ms)
+		up->notif_sse.retry_ms = up->notif_sse.retry_ms >= 0 ? up->notif_sse.retry_ms : 100;
 	/* Reopen: after the server's retry: hint, and back off while it keeps failing. */
 	wait = up->notif_sse.retry_ms >= 0 ? up->notif_sse.retry_ms : NOTIF_RETRY_MIN_MS;
 	if (up->notif_backoff_ms > wait)
@@ -1219,6 +1286,9 @@ void upstream_close(struct upstream *up, long timeout_ms)
 
 	up->closing = 1;
 	notif_stop(up);
+	if (up->retry)
+		loop_timer_cancel(up->loop, up->retry);
+	up->retry = NULL;
 	while (up->reqs)
 		req_free(up->reqs);
 	if (!up->session_id || up->state == UP_DISABLED) {
@@ -1241,6 +1311,11 @@ void upstream_close(struct upstream *up, long timeout_ms)
 	}
 }
 
+int upstream_settling(const struct upstream *up)
+{
+	return up->state == UP_STARTING && !up->settled_once;
+}
+
 int upstream_closed(const struct upstream *up)
 {
 	return up->del == NULL;
@@ -1260,6 +1335,9 @@ void upstream_free(struct upstream *up)
 	if (up->cred_wait)
 		creds_cancel(up->creds, up->cred_wait);
 	secret_free(up->rejected);
+	if (up->retry)
+		loop_timer_cancel(up->loop, up->retry);
+	buf_free(&up->logged);
 	buf_free(&up->reason);
 	buf_free(&up->hint);
 	free(up);
