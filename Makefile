@@ -26,8 +26,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
 
 all: mcpmux
 
+# Linked aside and renamed: a test starting meanwhile never runs a half-written file.
 mcpmux: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@.tmp $(OBJS) $(LDLIBS)
+	mv -f $@.tmp $@
 
 # pkg-config ran when make read this file: without the libraries, say what to do.
 $(OBJS): | have-deps
@@ -76,7 +78,8 @@ asan:
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 
 mcpmux-asan-bin: $(OBJS) $(UNIT_BINS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o mcpmux-asan $(OBJS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o mcpmux-asan.tmp $(OBJS) $(LDLIBS)
+	mv -f mcpmux-asan.tmp mcpmux-asan
 	@set -e; for t in $(UNIT_BINS); do echo "== (asan) $$t"; $$t; done
 	cd tests/node && MCPMUX_BIN=$(CURDIR)/mcpmux-asan \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -100,4 +103,4 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mcpmux
 
 clean:
-	rm -rf build mcpmux mcpmux-asan
+	rm -rf build mcpmux mcpmux-asan mcpmux.tmp mcpmux-asan.tmp
