@@ -56,6 +56,8 @@ struct up_req {
 	int answered;		/* the reply callback ran */
 	int retried;		/* already retried after a session expiry */
 	int waiting_cred;	/* queued until the credential is fetched */
+	int resumes;		/* GETs with Last-Event-ID made to resume the reply */
+	struct loop_timer *resume; /* the next resumption, after the server's retry: */
 	int retried_401;	/* already retried with a fresh credential */
 	up_reply_cb cb;
 	void *arg;
@@ -254,6 +256,8 @@ static void req_free(struct up_req *r)
 	if (r->deadline)
 		loop_timer_cancel(r->up->loop, r->deadline);
 	inbox_clear(&r->inbox, r->up->loop);
+	if (r->resume)
+		loop_timer_cancel(r->up->loop, r->resume);
 	http_free(r->http);
 	sse_free(&r->sse);
 	json_free(&r->j);
@@ -415,7 +419,9 @@ static int want_stream(struct http *h, void *arg)
 	struct up_req *r = arg;
 
 	if (h->status == 200 && strcmp(h->ctype, "text/event-stream") == 0) {
-		sse_init(&r->sse, on_sse_event, r);
+		/* A resumed stream goes on with the same parser: its last event id. */
+		if (!r->sse.on_event)
+			sse_init(&r->sse, on_sse_event, r);
 		return 1;
 	}
 	return 0;
@@ -466,6 +472,56 @@ static void session_expired(struct up_req *r)
 
 static void handle_init_reply(struct up_req *r, const char *msg, size_t n, const struct json *j);
 static void handle_list_reply(struct up_req *r, const struct json *j);
+static void add_auth(struct upstream *up, struct http *h);
+static void on_http_done(struct http *h, void *arg);
+
+#define MAX_RESUMES	5
+#define RESUME_DEFAULT_MS 1000
+
+/* The reply stream ended (or broke) before the response, after an event with an id. */
+static int can_resume(const struct up_req *r)
+{
+	return r->kind == REQ_USER && r->sse.on_event && r->sse.last_id.len &&
+	       r->resumes < MAX_RESUMES && !r->up->closing && !r->answered;
+}
+
+static void on_resume(void *arg)
+{
+	struct up_req *r = arg;
+	struct upstream *up = r->up;
+	struct http *h;
+	size_t i;
+
+	r->resume = NULL;
+	h = http_new(up->loop, "GET", up->c->url);
+	r->http = h;
+	http_header(h, "Accept", "text/event-stream");
+	http_header(h, "Last-Event-ID", r->sse.last_id.data);
+	http_header(h, "MCP-Protocol-Version", up->proto);
+	if (up->session_id)
+		http_header(h, "Mcp-Session-Id", up->session_id);
+	for (i = 0; i < up->c->nheaders; i++)
+		http_header_line(h, up->c->headers[i]);
+	add_auth(up, h);
+	h->want_stream = want_stream;
+	h->on_data = on_stream_data;
+	h->on_done = on_http_done;
+	h->arg = r;
+	if (http_start(h, 0, up->cfg->connect_timeout_ms) != 0)
+		log_error("connector '%s': cannot start a transfer", up->c->alias);
+}
+
+/* Waits the server's retry: time (SSE), then asks for the rest of the stream. */
+static void schedule_resume(struct up_req *r)
+{
+	long wait = r->sse.retry_ms >= 0 ? r->sse.retry_ms : RESUME_DEFAULT_MS;
+
+	http_free(r->http);
+	r->http = NULL;
+	r->resumes++;
+	log_debug("connector '%s': resuming a reply stream in %ld ms", r->up->c->alias, wait);
+	r->resume = loop_timer_add(r->up->loop, wait, on_resume, r);
+}
 static void send_initialized(struct upstream *up);
 static void notif_open(struct upstream *up);
 static void notif_stop(struct upstream *up);
@@ -529,7 +585,13 @@ static void on_http_done(struct http *h, void *arg)
 		secret_free(up->rejected);
 		up->rejected = NULL;
 	}
-	if (ok && h->status == 404 && r->kind == REQ_USER && up->session_id && !r->retried) {
+	if (can_resume(r) && ((ok && h->status == 200 && h->streaming) || (!ok && h->streaming))) {
+		schedule_resume(r);
+		return;
+	}
+	/* A 404 on a resumption must not re-send the request: it may have run. */
+	if (ok && h->status == 404 && r->kind == REQ_USER && up->session_id && !r->retried &&
+	    !r->resumes) {
 		session_expired(r);
 		return;
 	}
@@ -665,8 +727,8 @@ static void req_send(struct up_req *r)
 	h->on_data = on_stream_data;
 	h->on_done = on_http_done;
 	h->arg = r;
-	if (r->sent)
-		sse_free(&r->sse);
+	sse_free(&r->sse);
+	memset(&r->sse, 0, sizeof(r->sse));
 	r->sent = 1;
 	if (http_start(h, r->timeout_ms ? r->timeout_ms + 1000 : 0,
 		       up->cfg->connect_timeout_ms) != 0)
