@@ -107,6 +107,51 @@ export async function startScript(script, args = [], { timeout = 10000 } = {}) {
   };
 }
 
+/**
+ * Spawns any command (stdio ignored, stderr kept), tracked for cleanup.
+ * Returns {pid, proc, exited, stderr(), stop(sig = 'SIGTERM')}: stop signals
+ * by PID, waits up to 3 s, then SIGKILLs.
+ */
+export function spawnTracked(cmd, args, options = {}) {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...options });
+  const exited = new Promise((resolve) => {
+    proc.once('exit', (code, signal) => resolve({ code, signal }));
+    proc.once('error', (err) => resolve({ code: null, signal: null, error: err }));
+  });
+  if (proc.pid) {
+    live.set(proc.pid, exited);
+    exited.then(() => live.delete(proc.pid));
+  }
+  const stderr = proc.stderr ? drain(proc.stderr, 65536) : () => '';
+  return {
+    pid: proc.pid,
+    proc,
+    exited,
+    stderr,
+    async stop(sig = 'SIGTERM') {
+      if (!proc.pid) return exited;
+      killPid(proc.pid, sig);
+      try {
+        return await withTimeout(exited, 3000, `exit of ${cmd} (pid ${proc.pid})`);
+      } catch {
+        killPid(proc.pid);
+        return withTimeout(exited, 3000, `exit of ${cmd} (pid ${proc.pid}) after SIGKILL`);
+      }
+    },
+  };
+}
+
+/** utime + stime of a live process in ms (null if it is gone). */
+export function cpuMs(pid) {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // fields 14, 15; USER_HZ = 100
+  } catch {
+    return null;
+  }
+}
+
 /** servers/legacy-server.mjs; url is its SSE endpoint (.../sse). */
 export async function startLegacy(args = []) {
   const h = await startScript(LEGACY_SERVER, ['--port', '0', ...args]);
