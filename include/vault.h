@@ -11,6 +11,7 @@
  *
  * Owned by the credential cache (creds.c). A struct vault_read is owned by
  * the client until its callback has run or vault_read_cancel() was called.
+ * The callback always runs from the loop, never inside vault_read().
  */
 #ifndef MCPMUX_VAULT_H
 #define MCPMUX_VAULT_H

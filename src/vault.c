@@ -47,6 +47,7 @@ struct vault {
 	enum token_state tstate;
 	struct http *auth;		/* login, lookup-self or renew-self in flight */
 	struct loop_timer *renew;	/* refreshes the vault token before it expires */
+	struct loop_timer *login_soon;	/* logs in on the next turn, outside vault_read() */
 	struct vault_read *reads;
 };
 
@@ -288,9 +289,16 @@ static void read_fail(struct vault_read *r, enum vault_err e, const char *err)
 {
 	vault_read_cb cb = r->cb;
 	void *arg = r->arg;
+	struct buf msg = BUF_INIT;
 
+	/* Login failures are shared by every read: say which reference each was for. */
+	if (strncmp(err, "vault:", 6) && strncmp(err, "oauth:", 6))
+		buf_printf(&msg, "%s:%s: %s", r->kind == 'o' ? "oauth" : "vault", r->ref, err);
+	else
+		buf_puts(&msg, err);
 	read_free(r);
-	cb(e, NULL, 0, err, arg);
+	cb(e, NULL, 0, msg.data, arg);
+	buf_free(&msg);
 }
 
 static void login(struct vault *v);
@@ -693,11 +701,24 @@ void vault_free(struct vault *v)
 	http_free(v->auth);
 	if (v->renew)
 		loop_timer_cancel(v->loop, v->renew);
+	if (v->login_soon)
+		loop_timer_cancel(v->loop, v->login_soon);
 	secret_free(v->token);
 	free(v->base);
 	free(v->ns);
 	free(v->ca);
 	free(v);
+}
+
+static void on_login_soon(void *arg)
+{
+	struct vault *v = arg;
+
+	v->login_soon = NULL;
+	if (v->tstate != TOKEN_READY)
+		login(v);
+	else
+		send_waiting(v);
 }
 
 struct vault_read *vault_read(struct vault *v, char kind, const char *ref, int force,
@@ -724,8 +745,10 @@ struct vault_read *vault_read(struct vault *v, char kind, const char *ref, int f
 	v->reads = r;
 	if (v->tstate == TOKEN_READY)
 		read_send(r);
-	else
-		login(v);
+	else if (!v->login_soon)
+		/* Never inside this call: a failing login calls back, and the caller
+		   has not even got its handle yet. */
+		v->login_soon = loop_timer_add(v->loop, 0, on_login_soon, v);
 	return r;
 }
 
