@@ -100,6 +100,12 @@ struct upstream {
 	long notif_backoff_ms;		/* wait before the next reopen after a failure */
 	int notif_none;			/* the server has no such stream (405) */
 	int relist;			/* 0 idle, 1 re-listing, 2 re-listing and asked again */
+	int legacy;			/* speaks the 2024-11-05 HTTP+SSE transport */
+	char *post_url;			/* legacy: where messages go (the endpoint event) */
+	struct http *lstream;		/* legacy: the GET stream every reply comes on */
+	struct sse_parser lsse;		/* its parser */
+	struct inbox linbox;		/* its messages */
+	struct loop_timer *lsend;	/* sends what waited for the endpoint */
 	int announced_error;		/* the current error was logged once */
 };
 
@@ -526,6 +532,8 @@ static void send_initialized(struct upstream *up);
 static void notif_open(struct upstream *up);
 static void notif_stop(struct upstream *up);
 static void relist(struct upstream *up);
+static void legacy_open(struct upstream *up);
+static void legacy_stop(struct upstream *up);
 
 static void on_http_done(struct http *h, void *arg)
 {
@@ -584,6 +592,25 @@ static void on_http_done(struct http *h, void *arg)
 	if (ok && h->status != 401 && up->rejected && r->retried_401) {
 		secret_free(up->rejected);
 		up->rejected = NULL;
+	}
+	if (r->kind == REQ_INIT && !up->legacy && ok &&
+	    (h->status == 400 || h->status == 404 || h->status == 405)) {
+		/* No Streamable HTTP here: try the legacy HTTP+SSE transport (2024-11-05). */
+		log_debug("connector '%s': POST initialize got HTTP %ld, trying HTTP+SSE",
+			  up->c->alias, h->status);
+		up->legacy = 1;
+		http_free(r->http);
+		r->http = NULL;
+		r->waiting = 1;
+		legacy_open(up);
+		return;
+	}
+	if (up->legacy && ok && h->status >= 200 && h->status < 300 &&
+	    (r->kind == REQ_INIT || r->kind == REQ_LIST || r->kind == REQ_USER)) {
+		/* Legacy: the POST is only accepted; the reply comes on the GET stream. */
+		http_free(r->http);
+		r->http = NULL;
+		return;
 	}
 	if (can_resume(r) && ((ok && h->status == 200 && h->streaming) || (!ok && h->streaming))) {
 		schedule_resume(r);
@@ -703,6 +730,10 @@ static void req_send(struct up_req *r)
 		r->waiting = 1;
 		return;
 	}
+	if (up->legacy && !up->post_url) {
+		r->waiting = 1;	/* until the endpoint event says where to post */
+		return;
+	}
 	r->waiting = 0;
 	if (up->c->token && !creds_peek(up->creds, up->c->token)) {
 		r->waiting_cred = 1;
@@ -710,7 +741,7 @@ static void req_send(struct up_req *r)
 		return;
 	}
 	r->waiting_cred = 0;
-	h = http_new(up->loop, "POST", up->c->url);
+	h = http_new(up->loop, "POST", up->legacy ? up->post_url : up->c->url);
 	r->http = h;
 	http_header(h, "Content-Type", "application/json");
 	http_header(h, "Accept", "application/json, text/event-stream");
@@ -808,6 +839,7 @@ static void connector_down(struct upstream *up, enum up_state st, const char *re
 {
 	abort_session_reqs(up);
 	notif_stop(up);
+	legacy_stop(up);
 	if (st == UP_ERROR && up->ntools) {
 		/* A dead connector's tools leave the list (the agent hears list_changed). */
 		free_tools(up->tools, up->ntools);
@@ -892,8 +924,11 @@ static void start_session(struct upstream *up)
 
 	abort_session_reqs(up);
 	notif_stop(up);
+	legacy_stop(up);
 	up->state = UP_STARTING;
 	up->started_at = loop_now();
+	if (up->legacy)
+		legacy_open(up);
 	buf_printf(&params, "{\"protocolVersion\":\"%s\",\"capabilities\":{},"
 		   "\"clientInfo\":{\"name\":\"mcpmux\",\"version\":\"%s\"}}",
 		   mcp_versions[mcp_nversions - 1], MCPMUX_VERSION);
@@ -1228,6 +1263,180 @@ static void notif_stop(struct upstream *up)
 	up->notif_backoff_ms = 0;
 }
 
+/* --- the legacy HTTP+SSE transport (2024-11-05) --- */
+
+/* The endpoint event's URL, resolved against the connector's url; same origin only. */
+static char *legacy_endpoint(const struct upstream *up, const char *data)
+{
+	const char *url = up->c->url, *host = strstr(url, "://");
+	size_t origin;
+	struct buf b = BUF_INIT;
+
+	if (!host)
+		return NULL;
+	origin = (size_t)(host + 3 - url) + strcspn(host + 3, "/?#");
+	if (data[0] == '/') {
+		buf_add(&b, url, origin);
+		buf_puts(&b, data);
+	} else if (strstr(data, "://")) {
+		if (strncasecmp(data, url, origin) || (data[origin] && !strchr("/?#", data[origin])))
+			return NULL;	/* a message endpoint on another origin: refused */
+		buf_puts(&b, data);
+	} else {
+		const char *q = url + strcspn(url, "?#"), *slash = q;
+
+		while (slash > url + origin && slash[-1] != '/')
+			slash--;
+		buf_add(&b, url, (size_t)(slash - url));
+		if (slash == url + origin)
+			buf_putc(&b, '/');
+		buf_puts(&b, data);
+	}
+	return buf_detach(&b, NULL);
+}
+
+static int legacy_message(void *arg, const char *msg, size_t n)
+{
+	struct upstream *up = arg;
+	struct json j;
+	struct up_req *r;
+	long long id;
+	int method;
+
+	json_init(&j);
+	if (json_parse(&j, msg, n) == 0 && json_type(&j, 0) == JSMN_OBJECT) {
+		method = json_get(&j, 0, "method");
+		if (method < 0 && json_int(&j, json_get(&j, 0, "id"), &id) == 0) {
+			for (r = up->reqs; r; r = r->next)
+				if (r->id == id && !r->answered && (r->kind == REQ_INIT ||
+				    r->kind == REQ_LIST || r->kind == REQ_USER))
+					break;
+			json_free(&j);
+			if (r)
+				handle_message(r, msg, n);
+			return 0;
+		}
+	}
+	json_free(&j);
+	handle_server_message(up, msg, n);
+	return 0;
+}
+
+static void legacy_drain(void *arg)
+{
+	struct upstream *up = arg;
+
+	up->linbox.drain = NULL;
+	inbox_each(&up->linbox, up->loop, legacy_message, up);
+}
+
+static void legacy_send_waiting(void *arg)
+{
+	struct upstream *up = arg;
+	struct up_req *r, *next;
+
+	up->lsend = NULL;
+	for (r = up->reqs; r; r = next) {
+		next = r->next;
+		if (r->waiting)
+			req_send(r);
+	}
+}
+
+static int legacy_event(const struct sse_event *ev, void *arg)
+{
+	struct upstream *up = arg;
+
+	if (strcmp(ev->type, "endpoint") == 0) {
+		free(up->post_url);
+		up->post_url = legacy_endpoint(up, ev->data);
+		if (!up->post_url) {
+			log_warn("connector '%s': refused a message endpoint on another origin",
+				 up->c->alias);
+			return 1;
+		}
+		/* Requests held for the endpoint go out on the next turn of the loop. */
+		if (!up->lsend)
+			up->lsend = loop_timer_add(up->loop, 0, legacy_send_waiting, up);
+		return 0;
+	}
+	inbox_push(&up->linbox, up->loop, ev, legacy_drain, up);
+	return 0;
+}
+
+static int legacy_want_stream(struct http *h, void *arg)
+{
+	(void)arg;
+	return h->status == 200 && strcmp(h->ctype, "text/event-stream") == 0;
+}
+
+static int legacy_data(struct http *h, const char *data, size_t n, void *arg)
+{
+	struct upstream *up = arg;
+
+	(void)h;
+	return sse_feed(&up->lsse, data, n) ? 1 : 0;
+}
+
+static void legacy_done(struct http *h, void *arg)
+{
+	struct upstream *up = arg;
+	struct buf why = BUF_INIT;
+
+	if (h->result == CURLE_OK && h->status == 200 && h->streaming)
+		buf_puts(&why, "the HTTP+SSE event stream closed");
+	else if (h->result == CURLE_OK && h->status == 200)
+		buf_puts(&why, "neither Streamable HTTP nor HTTP+SSE: the GET is not an event stream");
+	else
+		http_describe_error(h, &why);
+	http_free(up->lstream);
+	up->lstream = NULL;
+	if (!up->closing)
+		connector_down(up, UP_ERROR, why.data, hint_for(h));
+	buf_free(&why);
+}
+
+static void legacy_open(struct upstream *up)
+{
+	struct http *h;
+	size_t i;
+
+	if (up->lstream)
+		return;
+	sse_free(&up->lsse);
+	sse_init(&up->lsse, legacy_event, up);
+	free(up->post_url);
+	up->post_url = NULL;
+	h = http_new(up->loop, "GET", up->c->url);
+	http_header(h, "Accept", "text/event-stream");
+	for (i = 0; i < up->c->nheaders; i++)
+		http_header_line(h, up->c->headers[i]);
+	add_auth(up, h);
+	h->want_stream = legacy_want_stream;
+	h->on_data = legacy_data;
+	h->on_done = legacy_done;
+	h->arg = up;
+	up->lstream = h;
+	if (http_start(h, 0, up->cfg->connect_timeout_ms) != 0) {
+		http_free(h);
+		up->lstream = NULL;
+	}
+}
+
+static void legacy_stop(struct upstream *up)
+{
+	http_free(up->lstream);
+	up->lstream = NULL;
+	if (up->lsend)
+		loop_timer_cancel(up->loop, up->lsend);
+	up->lsend = NULL;
+	inbox_clear(&up->linbox, up->loop);
+	sse_free(&up->lsse);
+	memset(&up->lsse, 0, sizeof(up->lsse));
+	free(up->post_url);
+	up->post_url = NULL;
+}
+
 /* --- public --- */
 
 struct upstream *upstream_new(struct loop *loop, const struct config *cfg,
@@ -1348,6 +1557,7 @@ void upstream_close(struct upstream *up, long timeout_ms)
 
 	up->closing = 1;
 	notif_stop(up);
+	legacy_stop(up);
 	if (up->retry)
 		loop_timer_cancel(up->loop, up->retry);
 	up->retry = NULL;
@@ -1391,6 +1601,7 @@ void upstream_free(struct upstream *up)
 		req_free(up->reqs);
 	http_free(up->del);
 	notif_stop(up);
+	legacy_stop(up);
 	free_tools(up->tools, up->ntools);
 	free_tools(up->newtools, up->nnewtools);
 	free(up->session_id);
