@@ -77,7 +77,7 @@ test(`chaos: ${SECONDS} s, ${WORKERS} concurrent callers, flaky proxies and a re
         pending.set(id, resolve);
         setTimeout(() => {
           if (pending.delete(id)) resolve(null);
-        }, RESPONSE_WAIT);
+        }, RESPONSE_WAIT).unref();
       });
       raw.send({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) }).catch(() => {});
       return { id, p };
@@ -111,7 +111,10 @@ test(`chaos: ${SECONDS} s, ${WORKERS} concurrent callers, flaky proxies and a re
     }
 
     // ------------------------------------------------ start
-    await raw.initialize('2025-11-25', { timeout: 10000 });
+    const init = await request('initialize', { protocolVersion: '2025-11-25', capabilities: {},
+      clientInfo: { name: 'mcpmux-chaos', version: '0.0.0' } }, {}).p;
+    assert.ok(init?.result, `initialize: ${JSON.stringify(init)}; stderr: ${raw.stderr().slice(-2000)}`);
+    await raw.notify('notifications/initialized');
     const first = request('tools/list', {}, {});
     const firstList = await first.p;
     assert.ok(firstList?.result, `first tools/list: ${JSON.stringify(firstList)}; stderr: ${raw.stderr().slice(-2000)}`);
@@ -195,9 +198,12 @@ test(`chaos: ${SECONDS} s, ${WORKERS} concurrent callers, flaky proxies and a re
         lister(),
         restarter(),
       ]);
-      // Everything still pending (the cancelled calls) gets its RESPONSE_WAIT.
+      // The workers waited for their own calls; cancelled calls may never be
+      // answered: give them (and any late duplicate) a few more seconds.
+      const waiting = () => [...pending.keys()].filter((id) => !sent.get(id).cancelled).length;
       const deadline = Date.now() + RESPONSE_WAIT + 1000;
-      while (pending.size && Date.now() < deadline) await delay(100);
+      while (waiting() && Date.now() < deadline) await delay(100);
+      await delay(3500);
     } finally {
       clearInterval(rssTimer);
     }
