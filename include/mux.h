@@ -27,12 +27,15 @@ struct mux {
 	void (*on_change)(struct mux *m, void *arg); /* state or catalog changed */
 	void (*on_notify)(struct mux *m, struct upstream *up, const char *msg, size_t n,
 			  const struct json *j, void *arg); /* a connector's notification */
+	void (*on_request)(struct mux *m, struct upstream *up, const char *msg, size_t n,
+			   const struct json *j, void *arg); /* a connector's request for the agent */
 	void *arg;			/* for the two callbacks */
 };
 
 struct mux *mux_new(struct loop *loop, const struct config *cfg);
 void mux_free(struct mux *m);
-void mux_start(struct mux *m);
+/* client_caps: see upstream_start(). */
+void mux_start(struct mux *m, const char *client_caps);
 
 /* 1 when no enabled connector is still starting. */
 int mux_settled(const struct mux *m);

@@ -67,6 +67,10 @@ struct up_events {
 	/* a notification from the connector (e.g. notifications/progress) */
 	void (*notify)(struct upstream *up, const char *msg, size_t n,
 		       const struct json *j, void *arg);
+	/* a request from the connector for the agent (elicitation, sampling, roots):
+	   answer it with upstream_send() and the request's own id */
+	void (*request)(struct upstream *up, const char *msg, size_t n,
+			const struct json *j, void *arg);
 	void *arg;
 };
 
@@ -78,7 +82,16 @@ struct upstream *upstream_new(struct loop *loop, const struct config *cfg,
 			      struct creds *creds);
 void upstream_free(struct upstream *up);
 
-void upstream_start(struct upstream *up);
+/* client_caps: the capabilities object to declare upstream (the agent's
+   elicitation / sampling / roots, mirrored), or NULL for {}. */
+void upstream_start(struct upstream *up, const char *client_caps);
+
+/* Posts a JSON-RPC message (e.g. the agent's answer to a server request). */
+void upstream_send(struct upstream *up, const char *json, size_t n);
+
+/* The agent's logging/setLevel; applied now and whenever the connector is (re)ready,
+   if the server declared the logging capability. */
+void upstream_set_log_level(struct upstream *up, const char *level);
 
 /* Sends method with params (raw JSON, or NULL). timeout_ms 0 = the connector's. */
 struct up_req *upstream_request(struct upstream *up, const char *method,

@@ -12,7 +12,7 @@ static void settle(struct loop *loop, struct mux *m)
 {
 	int64_t end = loop_now() + m->cfg->connect_timeout_ms, now;
 
-	mux_start(m);
+	mux_start(m, NULL);
 	while (!mux_settled(m) && (now = loop_now()) < end)
 		if (loop_run_once(loop, (int)(end - now)))
 			break;

@@ -35,13 +35,17 @@ struct dcall {
 	unsigned char args_sha256[crypto_hash_sha256_BYTES];
 };
 
-/* A request mcpmux sent to the agent (elicitation/create). */
+/* A request mcpmux sent to the agent: its own approval question, or a
+   connector's request passed on (then `up` and `orig_id` say where the answer goes). */
 struct outreq {
 	struct downstream *d;
 	struct outreq *next;
 	char id[32];		/* our id, a string the agent echoes */
-	void (*done)(void *ctx, int accepted);
+	void (*done)(void *ctx, int accepted); /* approval questions */
 	void *ctx;
+	struct upstream *up;	/* forwarded requests: the connector that asked */
+	char *orig_id;		/* ...and its id, as it sent it */
+	size_t orig_id_len;
 };
 
 /* A request that waits for connectors still starting. */
@@ -72,6 +76,7 @@ struct downstream {
 	struct approval *appr;		/* the approval broker (owned) */
 	struct audit *audit;		/* the audit log (owned), NULL when off */
 	int client_elicitation;		/* the agent declared the elicitation capability */
+	int started;			/* the connectors were started */
 	struct outreq *outreqs;		/* our requests the agent has not answered */
 	unsigned long next_out_id;
 	int stopping;
@@ -201,6 +206,38 @@ static void on_mux_change(struct mux *m, void *arg)
 	}
 }
 
+/* notifications/message with the connector in `logger` ("alias" or "alias/logger"). */
+static void forward_log(struct downstream *d, struct upstream *up, const char *msg,
+			const struct json *j)
+{
+	int params = json_get(j, 0, "params"), logger = json_get(j, params, "logger");
+	const char *alias = upstream_cfg(up)->alias;
+	struct buf name = BUF_INIT;
+	size_t s, e;
+
+	if (json_type(j, params) != JSMN_OBJECT)
+		return;
+	buf_puts(&name, alias);
+	if (json_type(j, logger) == JSMN_STRING) {
+		buf_putc(&name, '/');
+		json_string(j, logger, &name);
+		json_span(j, logger, &s, &e);
+		buf_add(&d->out, msg, s);
+		json_escape_str(&d->out, name.data);
+		buf_add(&d->out, msg + e, j->len - e);
+	} else {
+		json_span(j, params, &s, &e);
+		buf_add(&d->out, msg, s + 1);
+		buf_puts(&d->out, "\"logger\":");
+		json_escape_str(&d->out, name.data);
+		if (json_size(j, params))
+			buf_putc(&d->out, ',');
+		buf_add(&d->out, msg + s + 1, j->len - s - 1);
+	}
+	end_message(d);
+	buf_free(&name);
+}
+
 static void on_mux_notify(struct mux *m, struct upstream *up, const char *msg, size_t n,
 			  const struct json *j, void *arg)
 {
@@ -212,9 +249,40 @@ static void on_mux_notify(struct mux *m, struct upstream *up, const char *msg, s
 	if (json_streq(j, method, "notifications/progress")) {
 		buf_add(&d->out, msg, n);
 		end_message(d);
+	} else if (json_streq(j, method, "notifications/message")) {
+		forward_log(d, up, msg, j);
 	} else {
 		log_debug("connector '%s': notification not forwarded", upstream_cfg(up)->alias);
 	}
+}
+
+/* A connector asks the agent something: pass it on under an id of ours. */
+static void on_mux_request(struct mux *m, struct upstream *up, const char *msg, size_t n,
+			   const struct json *j, void *arg)
+{
+	struct downstream *d = arg;
+	struct outreq *o = calloc(1, sizeof(*o));
+	size_t s, e;
+
+	(void)m;
+	(void)n;
+	if (!o)
+		abort();
+	o->d = d;
+	o->up = up;
+	snprintf(o->id, sizeof(o->id), "mcpmux-%lu", ++d->next_out_id);
+	json_span(j, json_get(j, 0, "id"), &s, &e);
+	o->orig_id = malloc(e - s);
+	if (!o->orig_id)
+		abort();
+	memcpy(o->orig_id, msg + s, e - s);
+	o->orig_id_len = e - s;
+	o->next = d->outreqs;
+	d->outreqs = o;
+	buf_add(&d->out, msg, s);
+	buf_printf(&d->out, "\"%s\"", o->id);
+	buf_add(&d->out, msg + e, j->len - e);
+	end_message(d);
 }
 
 /* --- requests --- */
@@ -232,6 +300,35 @@ struct req {
 
 static void defer_request(struct req *r);
 
+/*
+ * Connectors start once the agent has said what it can do: the capabilities
+ * a connector may use through mcpmux (elicitation, sampling, roots) are the
+ * agent's, declared upstream as the agent declared them.
+ */
+static void start_connectors(struct downstream *d, const struct json *j, int caps)
+{
+	static const char *const mirrored[] = { "elicitation", "sampling", "roots" };
+	struct buf c = BUF_INIT;
+	size_t i, s, e;
+	int v, n = 0;
+
+	if (d->started)
+		return;
+	d->started = 1;
+	buf_putc(&c, '{');
+	for (i = 0; j && i < sizeof(mirrored) / sizeof(mirrored[0]); i++) {
+		v = json_get(j, caps, mirrored[i]);
+		if (json_type(j, v) != JSMN_OBJECT)
+			continue;
+		json_span(j, v, &s, &e);
+		buf_printf(&c, "%s\"%s\":", n++ ? "," : "", mirrored[i]);
+		buf_add(&c, j->js + s, e - s);
+	}
+	buf_putc(&c, '}');
+	mux_start(d->mux, c.data);
+	buf_free(&c);
+}
+
 /* Who the agent is (for the approval terminal) and whether it can be asked. */
 static void note_client(struct downstream *d, const struct json *j, int params)
 {
@@ -240,6 +337,7 @@ static void note_client(struct downstream *d, const struct json *j, int params)
 	struct buf agent = BUF_INIT;
 
 	d->client_elicitation = json_type(j, json_get(j, caps, "elicitation")) == JSMN_OBJECT;
+	start_connectors(d, j, caps);
 	if (json_string(j, json_get(j, info, "name"), &agent) || !agent.len) {
 		buf_reset(&agent);
 		buf_puts(&agent, "unknown agent");
@@ -320,6 +418,21 @@ static void handle_response(struct downstream *d, const struct json *j, int id)
 	if (!o)
 		return;
 	outreq_unlink(o);
+	if (o->up) {
+		/* Splice: the agent's answer as it came, with the connector's own id. */
+		struct buf out = BUF_INIT;
+		size_t s, e;
+
+		json_span(j, id, &s, &e);
+		buf_add(&out, j->js, s);
+		buf_add(&out, o->orig_id, o->orig_id_len);
+		buf_add(&out, j->js + e, j->len - e);
+		upstream_send(o->up, out.data, out.len);
+		buf_free(&out);
+		free(o->orig_id);
+		free(o);
+		return;
+	}
 	if (res >= 0) {
 		content = json_get(j, res, "content");
 		accepted = json_streq(j, json_get(j, res, "action"), "accept") &&
@@ -341,7 +454,8 @@ static void do_initialize(struct req *r)
 		if (json_streq(j, pv, mcp_versions[i]))
 			ver = mcp_versions[i];
 	note_client(r->d, j, r->params);
-	buf_printf(&res, "{\"protocolVersion\":\"%s\",\"capabilities\":{\"tools\":{\"listChanged\":true}},"
+	buf_printf(&res, "{\"protocolVersion\":\"%s\",\"capabilities\":{\"tools\":{\"listChanged\":true},"
+		   "\"logging\":{}},"
 		   "\"serverInfo\":{\"name\":\"mcpmux\",\"version\":\"%s\"}}", ver, MCPMUX_VERSION);
 	reply_result(r->d, r->id, r->idn, res.data);
 	buf_free(&res);
@@ -587,6 +701,32 @@ static void do_nothing(struct req *r)
 	(void)r;
 }
 
+static void do_set_level(struct req *r)
+{
+	struct buf level = BUF_INIT;
+	size_t i;
+
+	if (json_string(r->j, json_get(r->j, r->params, "level"), &level) || !level.len) {
+		reply_error(r->d, r->id, r->idn, -32602, "logging/setLevel needs params {level: string}");
+		buf_free(&level);
+		return;
+	}
+	for (i = 0; i < r->d->mux->nups; i++)
+		upstream_set_log_level(r->d->mux->ups[i], level.data);
+	reply_result(r->d, r->id, r->idn, "{}");
+	buf_free(&level);
+}
+
+/* The agent's roots changed: every connector that may ask for them hears it. */
+static void do_roots_changed(struct req *r)
+{
+	static const char msg[] = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/roots/list_changed\"}";
+	size_t i;
+
+	for (i = 0; i < r->d->mux->nups; i++)
+		upstream_send(r->d->mux->ups[i], msg, sizeof(msg) - 1);
+}
+
 static const struct method {
 	const char *name;
 	void (*fn)(struct req *r);
@@ -598,6 +738,8 @@ static const struct method {
 	{ "tools/call", do_tools_call, 1 },
 	{ "notifications/initialized", do_nothing, 0 },
 	{ "notifications/cancelled", do_cancelled, 0 },
+	{ "logging/setLevel", do_set_level, 1 },
+	{ "notifications/roots/list_changed", do_roots_changed, 0 },
 };
 
 static void handle_line(struct downstream *d, const char *line, size_t len, int final);
@@ -702,6 +844,8 @@ static void handle_line(struct downstream *d, const char *line, size_t len, int 
 		return;
 	}
 	r.params = params;
+	if (!d->started && !json_streq(j, method, "initialize"))
+		start_connectors(d, NULL, -1);
 	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
 		if (!json_streq(j, method, methods[i].name))
 			continue;
@@ -843,6 +987,7 @@ struct downstream *downstream_new(struct loop *loop, struct mux *m, int in_fd, i
 	json_init(&d->j);
 	m->on_change = on_mux_change;
 	m->on_notify = on_mux_notify;
+	m->on_request = on_mux_request;
 	m->arg = d;
 	return d;
 }
@@ -878,7 +1023,6 @@ int downstream_run(struct downstream *d)
 	loop_io_add(d->loop, d->in_fd, POLLIN, on_stdin, d);
 	if (sig_pipe[0] >= 0)
 		loop_io_add(d->loop, sig_pipe[0], POLLIN, on_signal, d);
-	mux_start(d->mux);
 	if (loop_run(d->loop))
 		d->status = 1;
 	/* Stop: abandon pending work, end the sessions, say what is queued. */
@@ -915,6 +1059,7 @@ void downstream_free(struct downstream *d)
 		struct outreq *o = d->outreqs;
 
 		d->outreqs = o->next;
+		free(o->orig_id);
 		free(o);
 	}
 	approval_free(d->appr);

@@ -23,6 +23,15 @@ static void on_up_changed(struct upstream *up, void *arg)
 		m->on_change(m, m->arg);
 }
 
+static void on_up_request(struct upstream *up, const char *msg, size_t n,
+			  const struct json *j, void *arg)
+{
+	struct mux *m = arg;
+
+	if (m->on_request)
+		m->on_request(m, up, msg, n, j, m->arg);
+}
+
 static void on_up_notify(struct upstream *up, const char *msg, size_t n,
 			 const struct json *j, void *arg)
 {
@@ -35,7 +44,7 @@ static void on_up_notify(struct upstream *up, const char *msg, size_t n,
 struct mux *mux_new(struct loop *loop, const struct config *cfg)
 {
 	struct mux *m = calloc(1, sizeof(*m));
-	struct up_events ev = { on_up_changed, on_up_notify, NULL };
+	struct up_events ev = { on_up_changed, on_up_notify, on_up_request, NULL };
 	size_t i;
 
 	if (!m)
@@ -68,12 +77,12 @@ void mux_free(struct mux *m)
 	free(m);
 }
 
-void mux_start(struct mux *m)
+void mux_start(struct mux *m, const char *client_caps)
 {
 	size_t i;
 
 	for (i = 0; i < m->nups; i++)
-		upstream_start(m->ups[i]);
+		upstream_start(m->ups[i], client_caps);
 }
 
 int mux_settled(const struct mux *m)
@@ -118,6 +127,7 @@ void mux_close(struct mux *m, long timeout_ms)
 
 	m->on_change = NULL;
 	m->on_notify = NULL;
+	m->on_request = NULL;
 	for (i = 0; i < m->nups; i++)
 		upstream_close(m->ups[i], timeout_ms);
 	while (!all_closed(m) && (now = loop_now()) < end)

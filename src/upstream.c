@@ -106,6 +106,9 @@ struct upstream {
 	struct sse_parser lsse;		/* its parser */
 	struct inbox linbox;		/* its messages */
 	struct loop_timer *lsend;	/* sends what waited for the endpoint */
+	char *client_caps;		/* capabilities declared upstream (the agent's, mirrored) */
+	int server_logging;		/* the server declared the logging capability */
+	char *log_level;		/* the agent's logging/setLevel, applied to this connector */
 	int announced_error;		/* the current error was logged once */
 };
 
@@ -350,19 +353,42 @@ static void build_message(struct up_req *r, const char *method, const char *para
 
 static void post_message(struct upstream *up, const char *json, size_t n);
 
-static void answer_server_request(struct upstream *up, const struct json *j)
+/* The capability a server->client request needs from the agent, or NULL. */
+static const char *needed_capability(const struct json *j, int method)
+{
+	if (json_streq(j, method, "elicitation/create"))
+		return "\"elicitation\"";
+	if (json_streq(j, method, "sampling/createMessage"))
+		return "\"sampling\"";
+	if (json_streq(j, method, "roots/list"))
+		return "\"roots\"";
+	return NULL;
+}
+
+/* A request from the server: ping is answered here; what the agent can answer
+   goes to it (when it declared the capability, which was mirrored upstream). */
+static void answer_server_request(struct upstream *up, const char *msg, size_t n,
+				  const struct json *j)
 {
 	int id = json_get(j, 0, "id"), method = json_get(j, 0, "method");
+	const char *cap = needed_capability(j, method);
 	struct buf out = BUF_INIT;
 	size_t s, e;
 
+	if (cap && up->client_caps && strstr(up->client_caps, cap) && up->ev.request) {
+		up->ev.request(up, msg, n, j, up->ev.arg);
+		return;
+	}
 	json_span(j, id, &s, &e);
 	buf_puts(&out, "{\"jsonrpc\":\"2.0\",\"id\":");
 	buf_add(&out, j->js + s, e - s);
 	if (json_streq(j, method, "ping"))
 		buf_puts(&out, ",\"result\":{}}");
+	else if (cap)
+		buf_puts(&out, ",\"error\":{\"code\":-32601,\"message\":\"the client behind mcpmux "
+			 "does not support this request\"}}");
 	else
-		buf_puts(&out, ",\"error\":{\"code\":-32601,\"message\":\"mcpmux does not forward this request yet\"}}");
+		buf_puts(&out, ",\"error\":{\"code\":-32601,\"message\":\"method not found\"}}");
 	post_message(up, out.data, out.len);
 	buf_free(&out);
 }
@@ -383,7 +409,7 @@ static int handle_message(struct up_req *r, const char *msg, size_t n)
 	id = json_get(j, 0, "id");
 	method = json_get(j, 0, "method");
 	if (method >= 0 && id >= 0 && !json_is_null(j, id)) {
-		answer_server_request(up, j);
+		answer_server_request(up, msg, n, j);
 		return 0;
 	}
 	if (method >= 0) {
@@ -534,6 +560,7 @@ static void notif_stop(struct upstream *up);
 static void relist(struct upstream *up);
 static void legacy_open(struct upstream *up);
 static void legacy_stop(struct upstream *up);
+static void send_log_level(struct upstream *up);
 
 static void on_http_done(struct http *h, void *arg)
 {
@@ -929,9 +956,10 @@ static void start_session(struct upstream *up)
 	up->started_at = loop_now();
 	if (up->legacy)
 		legacy_open(up);
-	buf_printf(&params, "{\"protocolVersion\":\"%s\",\"capabilities\":{},"
+	buf_printf(&params, "{\"protocolVersion\":\"%s\",\"capabilities\":%s,"
 		   "\"clientInfo\":{\"name\":\"mcpmux\",\"version\":\"%s\"}}",
-		   mcp_versions[mcp_nversions - 1], MCPMUX_VERSION);
+		   mcp_versions[mcp_nversions - 1], up->client_caps ? up->client_caps : "{}",
+		   MCPMUX_VERSION);
 	r = req_new(up, REQ_INIT, upstream_timeout_ms(up));
 	build_message(r, "initialize", params.data, params.len, 1);
 	buf_free(&params);
@@ -965,6 +993,8 @@ static void handle_init_reply(struct up_req *r, const char *msg, size_t n, const
 	}
 	memcpy(up->proto, j->js + j->tok[pv].start, len);
 	up->proto[len] = '\0';
+	up->server_logging = json_type(j, json_get(j, json_get(j, res, "capabilities"), "logging")) ==
+			     JSMN_OBJECT;
 	free(up->session_id);
 	up->session_id = r->http && r->http->session_id ? xstrdup(r->http->session_id) : NULL;
 	req_free(r);
@@ -1051,6 +1081,7 @@ static void finish_listing(struct upstream *up)
 	} else {
 		log_info("connector '%s': ready, %zu tools (%s)", up->c->alias, up->ntools, up->proto);
 		notif_open(up);
+		send_log_level(up);
 	}
 	notify_changed(up);
 	/* Requests that waited for the session go out now. */
@@ -1128,7 +1159,7 @@ static void handle_server_message(struct upstream *up, const char *msg, size_t n
 		id = json_get(&j, 0, "id");
 		method = json_get(&j, 0, "method");
 		if (method >= 0 && id >= 0 && !json_is_null(&j, id))
-			answer_server_request(up, &j);
+			answer_server_request(up, msg, n, &j);
 		else if (json_streq(&j, method, "notifications/tools/list_changed"))
 			relist(up);
 		else if (method >= 0 && up->ev.notify)
@@ -1458,11 +1489,47 @@ struct upstream *upstream_new(struct loop *loop, const struct config *cfg,
 	return up;
 }
 
-void upstream_start(struct upstream *up)
+void upstream_start(struct upstream *up, const char *client_caps)
 {
+	free(up->client_caps);
+	up->client_caps = client_caps ? xstrdup(client_caps) : NULL;
 	if (up->state == UP_DISABLED)
 		return;
 	start_session(up);
+}
+
+void upstream_send(struct upstream *up, const char *json, size_t n)
+{
+	if (up->state == UP_READY || up->state == UP_STARTING)
+		post_message(up, json, n);
+}
+
+static void ignore_reply(struct upstream *up, const char *msg, size_t n, const struct json *j,
+			 const char *err, void *arg)
+{
+	(void)up; (void)msg; (void)n; (void)j; (void)arg;
+	if (err)
+		log_debug("logging/setLevel: %s", err);
+}
+
+static void send_log_level(struct upstream *up)
+{
+	struct buf p = BUF_INIT;
+
+	if (!up->log_level || !up->server_logging || up->state != UP_READY)
+		return;
+	buf_puts(&p, "{\"level\":");
+	json_escape_str(&p, up->log_level);
+	buf_putc(&p, '}');
+	upstream_request(up, "logging/setLevel", p.data, p.len, 0, ignore_reply, NULL);
+	buf_free(&p);
+}
+
+void upstream_set_log_level(struct upstream *up, const char *level)
+{
+	free(up->log_level);
+	up->log_level = xstrdup(level);
+	send_log_level(up);
 }
 
 static void fail_later(void *arg)
@@ -1611,6 +1678,8 @@ void upstream_free(struct upstream *up)
 	if (up->retry)
 		loop_timer_cancel(up->loop, up->retry);
 	buf_free(&up->logged);
+	free(up->client_caps);
+	free(up->log_level);
 	buf_free(&up->reason);
 	buf_free(&up->hint);
 	free(up);
