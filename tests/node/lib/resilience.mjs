@@ -166,6 +166,7 @@ export async function startCallback(args = []) {
     url: `${h.base}/mcp`,
     stats: () => h.getJson('/admin/stats'),
     listChanged: (n) => h.post(`/admin/list-changed?n=${n}`),
+    closeGetStreams: () => h.post('/admin/close-get-streams'),
     log: (level, text) => h.post(`/admin/log?level=${encodeURIComponent(level)}&text=${encodeURIComponent(text)}`),
   };
 }

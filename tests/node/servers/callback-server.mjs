@@ -10,6 +10,11 @@
 //   --cb-timeout MS  how long a tool waits for the client's answer to its
 //                    request (default 20000)
 //   --no-logging     do not declare the logging capability
+//   --retry MS       the retry: hint of the priming events (default 300)
+//
+// Resumable (an in-memory event store): to a 2025-11-25 client every SSE
+// stream starts with a priming event (id, retry, empty data), and a client
+// may resume a closed stream with GET + Last-Event-ID.
 //
 // Capabilities: tools {listChanged: true}, logging {} (unless --no-logging).
 //
@@ -26,6 +31,12 @@
 //                        levels below the one set with logging/setLevel ->
 //                        text 'sent: <level>,<level>,...'
 //   echo {text}          'echo: <text>'
+//   resume_me {ms?, tag?} progress 0 (if the call has a progressToken), then
+//                        closes the call's SSE stream (the client must resume
+//                        with GET + Last-Event-ID after the retry time), waits
+//                        ms (default 500), progress 1, then 'resumed <tag>';
+//                        'not resumable' when the SDK offers no closeSSEStream
+//                        (client protocol < 2025-11-25)
 // When the client answers a request with a JSON-RPC error (or it times out),
 // the tool returns isError: true with text 'error <code>: <message>'.
 //
@@ -39,6 +50,10 @@
 //                      once (on the GET streams)
 //   POST /admin/log?level=L&text=T  notifications/message to every session's
 //                      GET stream (logger "cb"), unless below its level
+//                      (stored, so also replayed to a client that resumes)
+//   POST /admin/close-get-streams  close every session's GET stream (the
+//                      client should resume it with Last-Event-ID)
+// Stats also count resumes (GETs with Last-Event-ID) and lastEventIds.
 
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -56,6 +71,7 @@ const { values: opts } = parseArgs({
     name: { type: 'string', default: 'callback-server' },
     'cb-timeout': { type: 'string', default: '20000' },
     'no-logging': { type: 'boolean', default: false },
+    retry: { type: 'string', default: '300' },
   },
   strict: true,
 });
@@ -71,6 +87,8 @@ const stats = {
   callbacks: [],
   sessions: 0,
   getStreams: 0,
+  resumes: 0, // GET requests carrying Last-Event-ID
+  lastEventIds: [],
 };
 
 const TOOLS = [
@@ -87,6 +105,9 @@ const TOOLS = [
   { name: 'log', description: 'Sends log messages at the given levels.',
     inputSchema: { type: 'object', properties: {
       levels: { type: 'array', items: { type: 'string', enum: LEVELS } }, text: { type: 'string' } } },
+    annotations: { readOnlyHint: true } },
+  { name: 'resume_me', description: 'Closes its SSE stream mid-call; the result comes on the resumed stream.',
+    inputSchema: { type: 'object', properties: { ms: { type: 'integer' }, tag: { type: 'string' } } },
     annotations: { readOnlyHint: true } },
   { name: 'echo', description: 'Echoes the text back, prefixed with "echo: ".',
     inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
@@ -159,12 +180,54 @@ function makeServer() {
       }
       case 'echo':
         return text(`echo: ${args.text}`);
+      case 'resume_me': {
+        const progressToken = req.params._meta?.progressToken;
+        if (progressToken !== undefined) {
+          await extra.sendNotification({ method: 'notifications/progress',
+            params: { progressToken, progress: 0, total: 1, message: 'before the stream closed' } });
+        }
+        if (!extra.closeSSEStream) return text('not resumable', true);
+        extra.closeSSEStream();
+        await new Promise((r) => setTimeout(r, Number(args.ms ?? 500)));
+        if (progressToken !== undefined) {
+          await extra.sendNotification({ method: 'notifications/progress',
+            params: { progressToken, progress: 1, total: 1, message: 'after the stream closed' } });
+        }
+        return text(`resumed ${args.tag ?? ''}`);
+      }
       default:
         if (BURST.has(name)) return text(name);
         throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     }
   });
   return server;
+}
+
+class MemoryEventStore {
+  constructor() {
+    this.events = new Map();
+  }
+  async storeEvent(streamId, message) {
+    const id = `${streamId}_${randomUUID()}`;
+    this.events.set(id, { streamId, message });
+    return id;
+  }
+  async getStreamIdForEventId(eventId) {
+    return this.events.get(eventId)?.streamId;
+  }
+  async replayEventsAfter(lastEventId, { send }) {
+    const entry = this.events.get(lastEventId);
+    if (!entry) return '';
+    let found = false;
+    for (const [id, { streamId, message }] of this.events) {
+      if (id === lastEventId) {
+        found = true;
+        continue;
+      }
+      if (found && streamId === entry.streamId && Object.keys(message).length) await send(id, message);
+    }
+    return entry.streamId;
+  }
 }
 
 const sessions = new Map(); // Mcp-Session-Id -> {transport, server}
@@ -174,6 +237,8 @@ async function newSession() {
   const transport = new StreamableHTTPServerTransport({
     sessionIdGenerator: () => randomUUID(),
     enableJsonResponse: false,
+    eventStore: new MemoryEventStore(),
+    retryInterval: Number(opts.retry),
     onsessioninitialized: (sid) => sessions.set(sid, { transport, server }),
   });
   transport.onclose = () => {
@@ -216,6 +281,10 @@ async function admin(req, res, url) {
     }
     await Promise.allSettled(sends);
     return sendJson(res, 200, { added: n, tools: TOOLS.length, notified: sessions.size });
+  }
+  if (url.pathname === '/admin/close-get-streams' && req.method === 'POST') {
+    for (const { transport } of sessions.values()) transport.closeStandaloneSSEStream();
+    return sendJson(res, 200, { sessions: sessions.size });
   }
   if (url.pathname === '/admin/log' && req.method === 'POST') {
     const level = url.searchParams.get('level') ?? 'info';
@@ -265,6 +334,11 @@ async function mcp(req, res) {
     transport = await newSession();
   }
   if (req.method === 'GET') {
+    const last = req.headers['last-event-id'];
+    if (last !== undefined) {
+      stats.resumes++;
+      stats.lastEventIds.push(last);
+    }
     stats.getStreams++;
     res.once('close', () => stats.getStreams--);
   }

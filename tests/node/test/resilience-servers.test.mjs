@@ -11,7 +11,7 @@ import {
   CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema,
   LoggingMessageNotificationSchema, ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { startServer, textOf, waitUntil, withTimeout } from '../lib/harness.mjs';
+import { delay, startServer, textOf, waitUntil, withTimeout } from '../lib/harness.mjs';
 import { startCallback, startLegacy, startProxy } from '../lib/resilience.mjs';
 
 const opened = new Set();
@@ -133,6 +133,49 @@ describe('callback-server', () => {
         assert.ok(Date.now() - t0 < 2000);
       }
       assert.deepEqual((await srv.stats()).clientCapabilities, {});
+    } finally {
+      await closeAll();
+      await srv.stop();
+    }
+  });
+});
+
+describe('callback-server resumability', () => {
+  test('resume_me: the SDK client resumes the closed POST stream with Last-Event-ID', async () => {
+    const srv = await startCallback(['--retry', '200']);
+    try {
+      const client = await open(new Client({ name: 'sanity', version: '0' }),
+        new StreamableHTTPClientTransport(new URL(srv.url)));
+      const progress = [];
+      const res = await client.callTool({ name: 'resume_me', arguments: { ms: 400, tag: 'z' } }, undefined,
+        { timeout: 5000, onprogress: (p) => progress.push(p.progress) });
+      assert.equal(textOf(res), 'resumed z');
+      assert.deepEqual(progress, [0, 1]);
+      const st = await srv.stats();
+      assert.ok(st.resumes >= 1, JSON.stringify(st));
+    } finally {
+      await closeAll();
+      await srv.stop();
+    }
+  });
+
+  test('a closed GET stream: the SDK client resumes it, a log sent meanwhile is replayed', async () => {
+    const srv = await startCallback(['--retry', '200']);
+    try {
+      const client = new Client({ name: 'sanity', version: '0' });
+      const logs = [];
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => logs.push(n.params));
+      await open(client, new StreamableHTTPClientTransport(new URL(srv.url)));
+      await waitUntil(async () => (await srv.stats()).getStreams >= 1, { timeout: 3000, what: 'GET stream' });
+      // (the SDK server sends no priming event on a GET stream: a first
+      // message gives the client an event id to resume from)
+      await srv.log('error', 'first');
+      await waitUntil(() => logs.some((l) => l.data === 'first'), { timeout: 3000, what: 'first log' });
+      await srv.closeGetStreams();
+      await srv.log('error', 'while closed');
+      await waitUntil(() => logs.some((l) => l.data === 'while closed'), { timeout: 5000, what: 'replayed log' });
+      const st = await srv.stats();
+      assert.equal(st.resumes, 1, JSON.stringify(st));
     } finally {
       await closeAll();
       await srv.stop();
