@@ -18,6 +18,12 @@
 //   --port N            0 = any free port (default 0)
 //   --name NAME         serverInfo.name (default legacy-server)
 //   --post-status N     status for POST /sse: 400, 404 or 405 (default 405)
+//   --require-token T   GET /sse and POST /messages must carry
+//                       "Authorization: Bearer T", else HTTP 401
+//   --endpoint-origin O the endpoint event carries an absolute URL with
+//                       origin O ("self": this server's own origin) instead
+//                       of the relative /messages?sessionId=...; a foreign
+//                       origin is what a client must refuse to follow
 //
 // Tools: echo {text} -> "echo: <text>", add {a, b} -> "<a+b>",
 // sleep {ms, tag} -> tag after ms (or until cancelled; sends
@@ -26,7 +32,10 @@
 // Admin (not MCP):
 //   GET /admin/stats  {getStreams (open now), streamsOpened, posts, postSse,
 //                      initialize, toolCalls, cancelled, aborted, sessions,
-//                      lastProtocolVersion (from initialize params)}
+//                      lastProtocolVersion (from initialize params),
+//                      unauthorized (401s), authorized, deletes, other
+//                      (requests to any other path, e.g. a foreign
+//                      endpoint's /messages arriving here)}
 
 import http from 'node:http';
 import { parseArgs } from 'node:util';
@@ -41,6 +50,8 @@ const { values: opts } = parseArgs({
     port: { type: 'string', default: '0' },
     name: { type: 'string', default: 'legacy-server' },
     'post-status': { type: 'string', default: '405' },
+    'require-token': { type: 'string' },
+    'endpoint-origin': { type: 'string' },
   },
   strict: true,
 });
@@ -60,7 +71,45 @@ const stats = {
   cancelled: 0,
   aborted: 0, // tool handlers that saw their request cancelled
   lastProtocolVersion: null,
+  unauthorized: 0,
+  authorized: 0,
+  deletes: 0,
+  other: 0,
 };
+
+/** True when the request may go on; otherwise answers 401. */
+function checkAuth(req, res) {
+  if (opts['require-token'] === undefined) return true;
+  if (req.headers.authorization === `Bearer ${opts['require-token']}`) {
+    stats.authorized++;
+    return true;
+  }
+  stats.unauthorized++;
+  req.resume();
+  res.writeHead(401, { 'Content-Type': 'text/plain', 'WWW-Authenticate': 'Bearer realm="mcp"' });
+  res.end('unauthorized\n');
+  return false;
+}
+
+/** SSEServerTransport that advertises an absolute endpoint URL (--endpoint-origin). */
+class AbsoluteEndpointTransport extends SSEServerTransport {
+  constructor(origin, res) {
+    super('/messages', res);
+    this.origin = origin;
+  }
+
+  async start() {
+    this.res.writeHead(200, {
+      'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive',
+    });
+    this.res.write(`event: endpoint\ndata: ${this.origin}/messages?sessionId=${this.sessionId}\n\n`);
+    this._sseResponse = this.res;
+    this.res.on('close', () => {
+      this._sseResponse = undefined;
+      this.onclose?.();
+    });
+  }
+}
 
 const TOOLS = [
   {
@@ -150,7 +199,9 @@ function readBody(req) {
 }
 
 async function openStream(req, res) {
-  const transport = new SSEServerTransport('/messages', res);
+  const origin = opts['endpoint-origin'] === 'self'
+    ? `http://127.0.0.1:${httpServer.address().port}` : opts['endpoint-origin'];
+  const transport = origin ? new AbsoluteEndpointTransport(origin, res) : new SSEServerTransport('/messages', res);
   const server = newServer();
   sessions.set(transport.sessionId, transport);
   stats.getStreams++;
@@ -191,6 +242,11 @@ const httpServer = http.createServer(async (req, res) => {
     if (url.pathname === '/admin/stats' && req.method === 'GET') {
       return sendJson(res, 200, { ...stats, sessions: sessions.size });
     }
+    if (url.pathname === '/sse' || url.pathname === '/messages') {
+      if (!checkAuth(req, res)) return;
+    } else {
+      stats.other++;
+    }
     if (url.pathname === '/sse' && req.method === 'GET') return await openStream(req, res);
     if (url.pathname === '/sse' && req.method === 'POST') {
       stats.postSse++;
@@ -199,6 +255,7 @@ const httpServer = http.createServer(async (req, res) => {
       return res.end('legacy HTTP+SSE server: GET /sse\n');
     }
     if (url.pathname === '/sse' && req.method === 'DELETE') {
+      stats.deletes++;
       res.writeHead(405, { Allow: 'GET' });
       return res.end();
     }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  connect, listAllTools, rawSpawn, startServer, textOf, waitUntil, writeConfig,
+  connect, delay, freePort, listAllTools, rawSpawn, startServer, textOf, waitUntil, writeConfig,
 } from '../lib/harness.mjs';
 import { rawText, startLegacy } from '../lib/resilience.mjs';
 
@@ -124,6 +124,112 @@ describe('legacy HTTP+SSE connector', () => {
       assert.ok(at - t0 < 2000, `exited ${at - t0} ms after EOF`);
       await waitUntil(async () => (await legacy.stats()).getStreams === 0,
         { timeout: 2000, what: 'the legacy GET stream to close' });
+    } finally {
+      await raw.end();
+    }
+  });
+});
+
+describe('legacy HTTP+SSE: credential, endpoint origin, restart', () => {
+  test('the credential goes on the GET stream and on every POST to the endpoint', async () => {
+    const token = 'legacy-Tok-8Hq2Zp';
+    const legacy = await startLegacy(['--require-token', token]);
+    const raw = rawSpawn(writeConfig({
+      connectors: { legacy: { url: legacy.url, approval: 'auto', token: 'env:LEGACY_TEST_TOKEN' } },
+    }), { env: { LEGACY_TEST_TOKEN: token } });
+    try {
+      await raw.initialize();
+      const { msg } = await raw.request('tools/list', {}, { timeout: 10000 });
+      assert.deepEqual(msg.result.tools.map((t) => t.name).sort(), LEGACY_TOOLS, raw.stderr());
+      const { msg: r } = await raw.request('tools/call', { name: 'legacy__echo', arguments: { text: 'tok' } });
+      assert.equal(rawText(r), 'echo: tok');
+      const st = await legacy.stats();
+      assert.equal(st.unauthorized, 0, `every request carried the credential: ${JSON.stringify(st)}`);
+      assert.ok(st.authorized >= 4, JSON.stringify(st));
+      assert.ok(!raw.stderr().includes(token), 'the token is not logged');
+    } finally {
+      await raw.end();
+    }
+  });
+
+  test('an absolute endpoint URL on the same origin is followed', async () => {
+    const legacy = await startLegacy(['--endpoint-origin', 'self']);
+    const raw = rawSpawn(writeConfig({ connectors: { legacy: { url: legacy.url, approval: 'auto' } } }));
+    try {
+      await raw.initialize();
+      const { msg } = await raw.request('tools/list', {}, { timeout: 10000 });
+      assert.deepEqual(msg.result.tools.map((t) => t.name).sort(), LEGACY_TOOLS, raw.stderr());
+      const { msg: r } = await raw.request('tools/call', { name: 'legacy__add', arguments: { a: 1, b: 2 } });
+      assert.equal(rawText(r), '3');
+    } finally {
+      await raw.end();
+    }
+  });
+
+  test('an endpoint on another origin is refused: nothing (and no credential) is sent there', async () => {
+    const token = 'legacy-Tok-Xf9Lm3';
+    const foreign = await startLegacy();
+    const legacy = await startLegacy(['--require-token', token, '--endpoint-origin', foreign.base]);
+    const alpha = await startServer(['--name', 'alpha']);
+    const raw = rawSpawn(writeConfig({
+      mcpmux: { connect_timeout: 3 },
+      connectors: {
+        legacy: { url: legacy.url, approval: 'auto', token: 'env:LEGACY_TEST_TOKEN' },
+        alpha: { url: alpha.url, approval: 'auto' },
+      },
+    }), { env: { LEGACY_TEST_TOKEN: token } });
+    try {
+      await raw.initialize();
+      const { msg } = await raw.request('tools/list', {}, { timeout: 10000 });
+      const names = msg.result.tools.map((t) => t.name);
+      assert.ok(names.includes('alpha__echo'), JSON.stringify(names));
+      assert.deepEqual(names.filter((n) => n.startsWith('legacy__')), [], 'the legacy connector is not usable');
+      const { msg: r } = await raw.request('tools/call', { name: 'legacy__echo', arguments: { text: 'x' } });
+      assert.ok(r.error || r.result?.isError, `a call to it fails: ${JSON.stringify(r)}`);
+      assert.match(JSON.stringify(r), /legacy/, 'the error names the connector');
+      await delay(1000);
+      const f = await foreign.stats();
+      assert.deepEqual({ posts: f.posts, authorized: f.authorized, unauthorized: f.unauthorized, other: f.other },
+        { posts: 0, authorized: 0, unauthorized: 0, other: 0 }, 'the foreign origin got no request');
+      assert.match(raw.stderr(), /legacy/, 'stderr says what is wrong with the connector');
+      assert.ok(!raw.stderr().includes(token), 'the token is not logged');
+      const { msg: ok } = await raw.request('tools/call', { name: 'alpha__echo', arguments: { text: 'fine' } });
+      assert.equal(rawText(ok), 'echo: fine');
+    } finally {
+      await raw.end();
+    }
+  });
+
+  test('the legacy server is killed and restarted on the same port: fast errors, then back (list_changed)', async () => {
+    const port = await freePort();
+    let legacy = await startLegacy(['--port', String(port)]);
+    const raw = rawSpawn(writeConfig({
+      mcpmux: { call_timeout: 20 },
+      connectors: { legacy: { url: legacy.url, approval: 'auto' } },
+    }));
+    try {
+      await raw.initialize();
+      const { msg } = await raw.request('tools/list', {}, { timeout: 10000 });
+      assert.deepEqual(msg.result.tools.map((t) => t.name).sort(), LEGACY_TOOLS, raw.stderr());
+      await legacy.stop(); // SIGKILL by PID
+      const mark = raw.messages.length;
+      const t0 = Date.now();
+      const { msg: r } = await raw.request('tools/call', { name: 'legacy__echo', arguments: { text: 'down' } });
+      const ms = Date.now() - t0;
+      assert.equal(r.result?.isError, true, `want an isError result: ${JSON.stringify(r)}`);
+      assert.match(rawText(r), /legacy/);
+      assert.ok(ms < 1000, `answered after ${ms} ms`);
+      await waitUntil(() => raw.messages.slice(mark).some((e) => e.msg?.method === 'notifications/tools/list_changed'),
+        { timeout: 5000, what: 'list_changed after the legacy server died' });
+      await delay(500);
+      const mark2 = raw.messages.length;
+      legacy = await startLegacy(['--port', String(port)]);
+      await waitUntil(() => raw.messages.slice(mark2).some((e) => e.msg?.method === 'notifications/tools/list_changed'),
+        { timeout: 15000, what: 'list_changed after the legacy server came back' });
+      const { msg: again } = await raw.request('tools/call', { name: 'legacy__echo', arguments: { text: 'up' } },
+        { timeout: 5000 });
+      assert.equal(rawText(again), 'echo: up', JSON.stringify(again));
+      assert.equal((await legacy.stats()).getStreams, 1);
     } finally {
       await raw.end();
     }
