@@ -16,7 +16,9 @@ import { describe, test } from 'node:test';
 import {
   CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, McpError,
 } from '@modelcontextprotocol/sdk/types.js';
-import { connect, listAllTools, rawSpawn, textOf, waitUntil, writeConfig } from '../lib/harness.mjs';
+import {
+  connect, delay, freePort, listAllTools, rawSpawn, textOf, waitUntil, writeConfig,
+} from '../lib/harness.mjs';
 import { rawText, startCallback } from '../lib/resilience.mjs';
 
 const CB_TOOLS = ['ask_user', 'sample', 'roots', 'ping_client', 'log', 'echo'];
@@ -239,6 +241,85 @@ describe('logging', () => {
       assert.ok(loggerOk(n.params.logger, 'two'), `logger ${JSON.stringify(n.params.logger)}`);
     } finally {
       await raw.end();
+    }
+  });
+});
+
+describe('after a reconnect, and next to approvals', () => {
+  test('a restarted connector is initialized again with the client\'s capabilities and the log level', async () => {
+    const port = await freePort();
+    let cb = await startCallback(['--port', String(port), '--name', 'cb']);
+    const raw = rawSpawn(cfgFor({ cb }, { call_timeout: 10 }));
+    try {
+      await rawInit(raw, { elicitation: {} });
+      await raw.request('tools/list', {}, { timeout: 10000 });
+      const { msg: set } = await raw.request('logging/setLevel', { level: 'error' });
+      assert.deepEqual(set.result, {});
+      await waitUntil(async () => (await cb.stats()).setLevel.includes('error'),
+        { timeout: 3000, what: 'cb to receive setLevel' });
+
+      await cb.stop(); // SIGKILL by PID
+      await delay(300);
+      const mark = raw.messages.length;
+      cb = await startCallback(['--port', String(port), '--name', 'cb']);
+      await waitUntil(async () => {
+        const { msg } = await raw.request('tools/list', {}, { timeout: 10000 });
+        return msg.result?.tools.some((t) => t.name === 'cb__ask_user');
+      }, { timeout: 15000, interval: 300, what: 'cb back in the list' });
+      const st = await cb.stats();
+      assert.ok(st.clientCapabilities && 'elicitation' in st.clientCapabilities,
+        `the new session declares elicitation again: ${JSON.stringify(st.clientCapabilities)}`);
+      await waitUntil(async () => (await cb.stats()).setLevel.includes('error'),
+        { timeout: 3000, what: 'the new session to get the client\'s log level (error) again' });
+
+      const logsFrom = raw.messages.length;
+      const { msg: r } = await raw.request('tools/call', { name: 'cb__log', arguments: { text: 'again' } });
+      assert.equal(rawText(r), 'sent: error,critical,alert,emergency', 'the level applies to the new session');
+      const levels = raw.messages.slice(logsFrom).filter((e) => e.msg?.method === 'notifications/message')
+        .map((e) => e.msg.params.level);
+      assert.deepEqual(levels, ['error', 'critical', 'alert', 'emergency']);
+
+      await raw.send({ jsonrpc: '2.0', id: 'ask', method: 'tools/call', params: { name: 'cb__ask_user', arguments: { message: 'still?' } } });
+      const { msg: req } = await raw.waitFor((e) => e.msg?.method === 'elicitation/create' && e.raw.toString().includes('still?'),
+        5000, 'elicitation/create after the reconnect');
+      await raw.send({ jsonrpc: '2.0', id: req.id, result: { action: 'accept', content: { answer: 'yes' } } });
+      const { msg: a } = await raw.response('ask', 5000);
+      assert.equal(rawText(a), 'elicited: {"action":"accept","content":{"answer":"yes"}}');
+      assert.ok(raw.messages.slice(mark).some((e) => e.msg?.method === 'notifications/tools/list_changed'));
+    } finally {
+      await raw.end();
+    }
+  });
+
+  test('approval by elicitation, then the tool\'s own elicitation: two requests, each answered where it belongs', async () => {
+    const cb = await startCallback(['--name', 'cb']);
+    const cfg = writeConfig({
+      mcpmux: { call_timeout: 15, approvals: 'elicitation', approval_timeout: 10, audit_log: 'off' },
+      connectors: { cb: { url: cb.url, approval: 'ask' } },
+    });
+    const mux = await connect(cfg, { capabilities: { elicitation: {} } });
+    const seen = [];
+    mux.client.setRequestHandler(ElicitRequestSchema, async (req) => {
+      seen.push(req.params);
+      const props = req.params.requestedSchema?.properties ?? {};
+      if ('answer' in props) return { action: 'accept', content: { answer: `tool asked: ${req.params.message}` } };
+      const [field] = Object.keys(props);
+      return { action: 'accept', content: { [field]: true } }; // the approval: yes
+    });
+    try {
+      await listAllTools(mux.client);
+      const [r1, r2] = await Promise.all(['one', 'two'].map((m) => mux.client.callTool(
+        { name: 'cb__ask_user', arguments: { message: m } }, undefined, { timeout: 20000 })));
+      assert.equal(textOf(r1), 'elicited: {"action":"accept","content":{"answer":"tool asked: one"}}', mux.stderr());
+      assert.equal(textOf(r2), 'elicited: {"action":"accept","content":{"answer":"tool asked: two"}}');
+      const approvals = seen.filter((p) => !('answer' in (p.requestedSchema?.properties ?? {})));
+      const fromTool = seen.filter((p) => 'answer' in (p.requestedSchema?.properties ?? {}));
+      assert.equal(approvals.length, 2, 'one approval per call');
+      assert.deepEqual(fromTool.map((p) => p.message).sort(), ['one', 'two']);
+      assert.ok(approvals.every((p) => /cb__ask_user/.test(p.message ?? '')), 'the approvals name the tool');
+      assert.equal((await cb.stats()).toolCalls, 2);
+    } finally {
+      await mux.close();
     }
   });
 });
