@@ -167,6 +167,7 @@ export async function startCallback(args = []) {
     stats: () => h.getJson('/admin/stats'),
     listChanged: (n) => h.post(`/admin/list-changed?n=${n}`),
     closeGetStreams: () => h.post('/admin/close-get-streams'),
+    listRoots: () => h.post('/admin/list-roots'),
     log: (level, text) => h.post(`/admin/log?level=${encodeURIComponent(level)}&text=${encodeURIComponent(text)}`),
   };
 }

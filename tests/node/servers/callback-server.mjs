@@ -53,7 +53,11 @@
 //                      (stored, so also replayed to a client that resumes)
 //   POST /admin/close-get-streams  close every session's GET stream (the
 //                      client should resume it with Last-Event-ID)
-// Stats also count resumes (GETs with Last-Event-ID) and lastEventIds.
+//   POST /admin/list-roots  roots/list to every session on its GET stream
+//                      (outside any call); answers {results: [{ok, roots |
+//                      code}]} once the clients answered (or cb-timeout)
+// Stats also count resumes (GETs with Last-Event-ID) and lastEventIds, and
+// rootsListChanged (notifications/roots/list_changed received).
 
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -87,6 +91,7 @@ const stats = {
   callbacks: [],
   sessions: 0,
   getStreams: 0,
+  rootsListChanged: 0,
   resumes: 0, // GET requests carrying Last-Event-ID
   lastEventIds: [],
 };
@@ -282,6 +287,18 @@ async function admin(req, res, url) {
     await Promise.allSettled(sends);
     return sendJson(res, 200, { added: n, tools: TOOLS.length, notified: sessions.size });
   }
+  if (url.pathname === '/admin/list-roots' && req.method === 'POST') {
+    const results = await Promise.all([...sessions.values()].map(({ server }) =>
+      server.listRoots(undefined, { timeout: CB_TIMEOUT }).then((r) => {
+        stats.callbacks.push({ method: 'roots/list', ok: true, standalone: true });
+        return { ok: true, roots: r.roots };
+      }, (err) => {
+        const code = err instanceof McpError ? err.code : null;
+        stats.callbacks.push({ method: 'roots/list', ok: false, code, message: String(err?.message ?? err), standalone: true });
+        return { ok: false, code };
+      })));
+    return sendJson(res, 200, { results });
+  }
   if (url.pathname === '/admin/close-get-streams' && req.method === 'POST') {
     for (const { transport } of sessions.values()) transport.closeStandaloneSSEStream();
     return sendJson(res, 200, { sessions: sessions.size });
@@ -320,6 +337,8 @@ async function mcp(req, res) {
         stats.setLevel.push(m.params?.level);
       } else if (m?.method === 'notifications/cancelled') {
         stats.cancelled++;
+      } else if (m?.method === 'notifications/roots/list_changed') {
+        stats.rootsListChanged++;
       }
     }
   }

@@ -323,3 +323,84 @@ describe('after a reconnect, and next to approvals', () => {
     }
   });
 });
+
+describe('server->client requests outside a call, roots changes, a connector that gives up', () => {
+  test('roots/list on the GET stream: forwarded to a client with roots; an error without', async () => {
+    const withRoots = await startCallback(['--name', 'cb']);
+    const raw = rawSpawn(cfgFor({ cb: withRoots }));
+    try {
+      await rawInit(raw, { roots: { listChanged: true } });
+      await raw.request('tools/list', {}, { timeout: 10000 });
+      await waitUntil(async () => (await withRoots.stats()).getStreams >= 1,
+        { timeout: 5000, what: 'mcpmux to open cb\'s GET stream' });
+      const asked = withRoots.listRoots();
+      const { msg: req } = await raw.waitFor((e) => e.msg?.method === 'roots/list', 3000, 'roots/list from mcpmux');
+      await raw.send({ jsonrpc: '2.0', id: req.id, result: { roots: [{ uri: 'file:///standalone', name: 's' }] } });
+      const { results } = await asked;
+      assert.deepEqual(results, [{ ok: true, roots: [{ uri: 'file:///standalone', name: 's' }] }]);
+    } finally {
+      await raw.end();
+    }
+
+    const without = await startCallback(['--name', 'cb']);
+    const raw2 = rawSpawn(cfgFor({ cb: without }));
+    try {
+      await rawInit(raw2, {});
+      await raw2.request('tools/list', {}, { timeout: 10000 });
+      await waitUntil(async () => (await without.stats()).getStreams >= 1,
+        { timeout: 5000, what: 'mcpmux to open cb\'s GET stream' });
+      const t0 = Date.now();
+      const { results } = await without.listRoots();
+      assert.equal(results.length, 1);
+      assert.equal(results[0].ok, false, `a JSON-RPC error for the connector: ${JSON.stringify(results)}`);
+      assert.ok(Date.now() - t0 < 2500, 'answered at once');
+      assert.equal(raw2.messages.filter((e) => e.msg?.method === 'roots/list').length, 0, 'not forwarded');
+    } finally {
+      await raw2.end();
+    }
+  });
+
+  test('notifications/roots/list_changed from the client reaches every connector', async () => {
+    const [one, two] = await Promise.all([startCallback(['--name', 'one']), startCallback(['--name', 'two'])]);
+    const raw = rawSpawn(cfgFor({ one, two }));
+    try {
+      await rawInit(raw, { roots: { listChanged: true } });
+      await raw.request('tools/list', {}, { timeout: 10000 });
+      await raw.notify('notifications/roots/list_changed');
+      for (const [alias, s] of [['one', one], ['two', two]]) {
+        await waitUntil(async () => (await s.stats()).rootsListChanged >= 1,
+          { timeout: 3000, what: `${alias} to receive notifications/roots/list_changed` });
+      }
+    } finally {
+      await raw.end();
+    }
+  });
+
+  test('the connector gives up waiting for the client\'s answer: the call ends, the late answer is dropped', async (t) => {
+    const cb = await startCallback(['--name', 'cb', '--cb-timeout', '700']);
+    const raw = rawSpawn(cfgFor({ cb }));
+    try {
+      await rawInit(raw, { elicitation: {} });
+      await raw.request('tools/list', {}, { timeout: 10000 });
+      await raw.send({ jsonrpc: '2.0', id: 'slow', method: 'tools/call', params: { name: 'cb__ask_user', arguments: {} } });
+      const { msg: req } = await raw.waitFor((e) => e.msg?.method === 'elicitation/create', 3000, 'elicitation/create');
+      const { msg: res } = await raw.response('slow', 5000);
+      assert.match(rawText(res), /^error -32001: /, `the connector's own timeout: ${JSON.stringify(res)}`);
+      const cancel = raw.messages.find((e) => e.msg?.method === 'notifications/cancelled');
+      t.diagnostic(cancel
+        ? `mcpmux forwarded the connector's notifications/cancelled: ${cancel.raw.toString()}`
+        : 'the connector\'s notifications/cancelled for its elicitation was not forwarded to the client');
+      if (cancel) assert.deepEqual(cancel.msg.params.requestId, req.id, 'with mcpmux\'s id for that request');
+      const before = raw.messages.length;
+      await raw.send({ jsonrpc: '2.0', id: req.id, result: { action: 'accept', content: { answer: 'too late' } } });
+      const { msg: pong } = await raw.request('ping', undefined, { id: 'alive' });
+      assert.deepEqual(pong.result, {});
+      const stray = raw.messages.slice(before).filter((e) => e.msg?.id !== 'alive');
+      assert.deepEqual(stray.map((e) => e.raw.toString()), [], 'nothing comes of the late answer');
+      const { msg: ok } = await raw.request('tools/call', { name: 'cb__echo', arguments: { text: 'on' } });
+      assert.equal(rawText(ok), 'echo: on');
+    } finally {
+      await raw.end();
+    }
+  });
+});
