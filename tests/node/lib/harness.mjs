@@ -5,6 +5,7 @@
 // Every wait here is bounded by a timeout.
 
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -351,8 +352,9 @@ export async function directClient(url, { timeout = 10000 } = {}) {
 /**
  * Writes an INI config into a fresh temp dir and returns its path.
  * cfg is either the file text, or
- *   { mcpmux: {key: value}, connectors: { name: url | {key: value | [values]} } }
- * [mcpmux] defaults to call_timeout = 5, connect_timeout = 3.
+ *   { mcpmux: {key: value}, vault: {key: value}, connectors: { name: url | {key: value | [values]} } }
+ * [mcpmux] defaults to call_timeout = 5, connect_timeout = 3; [vault] is
+ * written only when given.
  */
 export function writeConfig(cfg) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpmux-test-'));
@@ -362,10 +364,15 @@ export function writeConfig(cfg) {
   return file;
 }
 
-function toIni({ mcpmux = {}, connectors = {} }) {
+/** The INI text writeConfig() writes for a config object. */
+export function toIni({ mcpmux = {}, vault, connectors = {} }) {
   const lines = ['[mcpmux]'];
   for (const [k, v] of Object.entries({ call_timeout: 5, connect_timeout: 3, ...mcpmux })) {
     lines.push(`${k} = ${v}`);
+  }
+  if (vault) {
+    lines.push('', '[vault]');
+    for (const [k, v] of Object.entries(vault)) lines.push(`${k} = ${v}`);
   }
   for (const [name, c] of Object.entries(connectors)) {
     lines.push('', `[connector "${name}"]`);
@@ -623,10 +630,13 @@ export function rawSpawn(configPath, { env = {}, args } = {}) {
 }
 
 /**
- * Runs `mcpmux ...args` to completion (stdin left open unless closeStdin).
- * Resolves {code, signal, stdout, stderr, ms, timedOut}.
+ * Runs `mcpmux ...args` to completion (stdin left open unless closeStdin;
+ * input, a string or Buffer, is written to stdin, which is then closed).
+ * Resolves {code, signal, stdout, stderr, ms, timedOut, pid}.
  */
-export async function runMux(args, { env = {}, timeout = 20000, configPath, closeStdin = false } = {}) {
+export async function runMux(args, {
+  env = {}, timeout = 20000, configPath, closeStdin = false, input,
+} = {}) {
   checkBin();
   const base = configPath ?? writeConfig('');
   const proc = spawn(BIN, args, {
@@ -638,7 +648,8 @@ export async function runMux(args, { env = {}, timeout = 20000, configPath, clos
   const exited = trackChild(proc, `mcpmux ${args.join(' ')}`);
   proc.stdin.on('error', () => {});
   trackMux(`mcpmux ${args.join(' ')} (pid ${proc.pid})`, () => stderr, () => proc.stdin.end(), exited);
-  if (closeStdin) proc.stdin.end();
+  if (input !== undefined) proc.stdin.end(input);
+  else if (closeStdin) proc.stdin.end();
   let stdout = '';
   let stderr = '';
   proc.stdout.setEncoding('utf8');
@@ -661,8 +672,21 @@ export async function runMux(args, { env = {}, timeout = 20000, configPath, clos
     new Promise((r) => (proc.stdout.readableEnded ? r() : proc.stdout.once('close', r))),
     new Promise((r) => (proc.stderr.readableEnded ? r() : proc.stderr.once('close', r))),
   ].map((p) => withTimeout(p, 2000, 'pipes').catch(() => {})));
-  return { code, signal, stdout, stderr, ms: Date.now() - started, timedOut };
+  return { code, signal, stdout, stderr, ms: Date.now() - started, timedOut, pid: proc.pid };
 }
+
+/** SHA-256 hex of a string. */
+export function sha256(s) {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+/**
+ * Environment overrides that remove every Vault/OpenBao variable, so that a
+ * test's [vault] section alone decides (pass as connect()'s env, then add).
+ */
+export const NO_VAULT_ENV = Object.fromEntries(
+  ['ADDR', 'TOKEN', 'NAMESPACE', 'CACERT', 'TOKEN_PATH'].flatMap((x) => [[`BAO_${x}`, undefined], [`VAULT_${x}`, undefined]]),
+);
 
 /** The tools every test-server has, in its order. */
 export const BASE_TOOLS = ['echo', 'add', 'sleep', 'rich', 'big_schema'];

@@ -27,6 +27,9 @@
 //   POST|PUT /v1/auth/approle/login {"role_id","secret_id"}   (no token needed)
 //   GET  /v1/<oauthapp mount>/creds/<name>[?minimum_seconds=N]
 //   GET  /v1/<oauthapp mount>/self/<name>[?minimum_seconds=N]
+//        as the oauthapp plugin: a token expiring within max(N, 10) seconds is
+//        refreshed (when refreshable), and if the result still expires within
+//        that time the answer is 400 "token expired
 // Mounts: secret (KV v2), kv1 (KV v1), oauth2 (oauthapp); more with /admin/mount.
 // Errors: {"errors":[...]} for every status >= 400, except a deleted or
 // destroyed KV v2 version, which is 404 with the full envelope and
@@ -519,12 +522,13 @@ function oauthRead(ctx) {
   st.reads++;
   const raw = query.get('minimum_seconds');
   st.minimumSeconds.push(raw === null ? null : Number(raw));
-  let minimum = 10; // the plugin's default expiry delta
+  let minimum = 10; // the plugin's default expiry delta, also its floor
   if (raw !== null && raw !== '') {
     minimum = Number(raw);
     if (!Number.isInteger(minimum)) {
       return sendJson(res, 400, { errors: [`error converting input ${raw} for field "minimum_seconds"`] });
     }
+    minimum = Math.max(minimum, 10);
   }
   const cred = oauth.get(key(ns, mount, kind, name));
   if (!cred) return sendJson(res, 404, { errors: [] });
