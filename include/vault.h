@@ -46,10 +46,11 @@ void vault_free(struct vault *v);
 
 /*
  * ref without its scheme: "secret/data/mcp/x#token" (kind 'v'), or
- * "oauth2/creds/x" (kind 'o'). force: the last value was rejected upstream,
- * ask for a fresh one (oauth: a large minimum_seconds).
+ * "oauth2/creds/x" (kind 'o'). min_seconds (oauth): the token must stay
+ * valid at least this long; 0 for the default (60). After an upstream 401,
+ * asking for more than the rejected token had left makes the broker refresh.
  */
-struct vault_read *vault_read(struct vault *v, char kind, const char *ref, int force,
+struct vault_read *vault_read(struct vault *v, char kind, const char *ref, long min_seconds,
 			      vault_read_cb cb, void *arg);
 void vault_read_cancel(struct vault *v, struct vault_read *r);
 

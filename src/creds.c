@@ -357,9 +357,15 @@ static void start_fetch(struct cred_entry *e, int force)
 			return;
 		}
 	}
-	if (is_vault || is_oauth)
-		e->vr = vault_read(c->vault, is_oauth ? 'o' : 'v', e->ref + 6, force,
+	if (is_vault || is_oauth) {
+		/* Forced (after a 401): more than the refused token had left, so the
+		   broker hands out a new one rather than the same. */
+		long left = (long)((e->expires_at - loop_now()) / 1000);
+		long min_s = force ? (left > 0 ? left : 0) + 60 : 0;
+
+		e->vr = vault_read(c->vault, is_oauth ? 'o' : 'v', e->ref + 6, min_s,
 				   on_vault_value, e);
+	}
 	else
 		e->now = loop_timer_add(c->loop, 0, fetch_local, e);
 }

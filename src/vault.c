@@ -15,7 +15,6 @@
 
 #define VAULT_TIMEOUT_MS	10000
 #define OAUTH_MIN_SECONDS	60	/* a token valid at least this long */
-#define OAUTH_FORCE_SECONDS	86400	/* "give me a new one" after an upstream 401 */
 
 enum token_state {
 	TOKEN_NONE,		/* not logged in */
@@ -30,7 +29,7 @@ struct vault_read {
 	char *path;		/* the API path after /v1/ */
 	char *field;		/* KV field, NULL for oauth */
 	char *ref;		/* the reference as written, for messages */
-	int force;
+	long min_seconds;	/* oauth: minimum_seconds to ask for */
 	int relogged;		/* already logged in again after "invalid token" */
 	struct http *http;	/* in flight, or NULL while waiting for a login */
 	vault_read_cb cb;
@@ -48,6 +47,8 @@ struct vault {
 	struct http *auth;		/* login, lookup-self or renew-self in flight */
 	struct loop_timer *renew;	/* refreshes the vault token before it expires */
 	struct loop_timer *login_soon;	/* logs in on the next turn, outside vault_read() */
+	long long full_ttl;		/* the lease a fresh login gives, seconds */
+	int relogin;			/* renewals are capped (max_ttl): log in again instead */
 	struct vault_read *reads;
 };
 
@@ -380,6 +381,16 @@ static void on_read_done(struct http *h, void *arg)
 		read_done_ok(r, h);
 		return;
 	}
+	if (r->kind == 'o' && h->result == CURLE_OK && h->status == 400 &&
+	    r->min_seconds > OAUTH_MIN_SECONDS) {
+		/* The broker cannot promise that long (its tokens live less): it has
+		   refreshed what it could; take its token at the usual minimum. */
+		r->min_seconds = OAUTH_MIN_SECONDS;
+		http_free(r->http);
+		r->http = NULL;
+		read_send(r);
+		return;
+	}
 	if (is_invalid_token(h) && !r->relogged) {
 		/* The vault token was revoked or expired: log in again, once. */
 		r->relogged = 1;
@@ -405,7 +416,7 @@ static void read_send(struct vault_read *r)
 
 	buf_puts(&path, r->path);
 	if (r->kind == 'o')
-		buf_printf(&path, "?minimum_seconds=%d", r->force ? OAUTH_FORCE_SECONDS : OAUTH_MIN_SECONDS);
+		buf_printf(&path, "?minimum_seconds=%ld", r->min_seconds);
 	r->http = vault_http(v, "GET", path.data, 1);
 	buf_free(&path);
 	r->http->on_done = on_read_done;
@@ -449,8 +460,8 @@ static void schedule_renew(struct vault *v, long long ttl_s)
 		v->renew = loop_timer_add(v->loop, ttl_s * 1000 * 2 / 3, on_renew_timer, v);
 }
 
-/* auth.{client_token, lease_duration, renewable} from login or renew-self. */
-static int take_auth(struct vault *v, struct http *h)
+/* auth.{client_token, lease_duration, renewable} from login (fresh) or renew-self. */
+static int take_auth(struct vault *v, struct http *h, int fresh)
 {
 	struct json j;
 	struct buf tok = BUF_INIT;
@@ -470,6 +481,11 @@ static int take_auth(struct vault *v, struct http *h)
 		return -1;
 	}
 	json_int(&j, json_get(&j, auth, "lease_duration"), &lease);
+	/* A renewal that gives less than a login did hit the token's max TTL: the
+	   next step is a new login, not another, shorter renewal. */
+	if (fresh)
+		v->full_ttl = lease;
+	v->relogin = !fresh && lease < v->full_ttl;
 	secret_free(v->token);
 	v->token = secret_dup(tok.data, tok.len);
 	buf_wipe(&tok);
@@ -486,7 +502,7 @@ static void on_login_done(struct http *h, void *arg)
 	enum vault_err e;
 
 	v->auth = NULL;
-	if (h->result == CURLE_OK && h->status == 200 && take_auth(v, h) == 0) {
+	if (h->result == CURLE_OK && h->status == 200 && take_auth(v, h, 1) == 0) {
 		http_free(h);
 		log_debug("vault: logged in with AppRole");
 		send_waiting(v);
@@ -513,8 +529,10 @@ static void on_lookup_done(struct http *h, void *arg)
 	    json_parse(&j, buf_str(&h->body), h->body.len) == 0) {
 		data = json_get(&j, 0, "data");
 		json_int(&j, json_get(&j, data, "ttl"), &ttl);
-		if (json_is_true(&j, json_get(&j, data, "renewable")))
+		if (json_is_true(&j, json_get(&j, data, "renewable"))) {
+			v->full_ttl = ttl;
 			schedule_renew(v, ttl);
+		}
 	}
 	json_free(&j);
 	http_free(h);
@@ -525,7 +543,7 @@ static void on_renew_done(struct http *h, void *arg)
 	struct vault *v = arg;
 
 	v->auth = NULL;
-	if (h->result == CURLE_OK && h->status == 200 && take_auth(v, h) == 0) {
+	if (h->result == CURLE_OK && h->status == 200 && take_auth(v, h, 0) == 0) {
 		http_free(h);
 		log_debug("vault: token renewed");
 		return;
@@ -548,6 +566,11 @@ static void on_renew_timer(void *arg)
 	v->renew = NULL;
 	if (v->auth)
 		return;
+	if (v->relogin && v->cfg->vault.auth == VAULT_AUTH_APPROLE) {
+		v->tstate = TOKEN_NONE;
+		login(v);
+		return;
+	}
 	h = vault_http(v, "POST", "auth/token/renew-self", 1);
 	http_body(h, "{}", 2);
 	h->on_done = on_renew_done;
@@ -721,7 +744,7 @@ static void on_login_soon(void *arg)
 		send_waiting(v);
 }
 
-struct vault_read *vault_read(struct vault *v, char kind, const char *ref, int force,
+struct vault_read *vault_read(struct vault *v, char kind, const char *ref, long min_seconds,
 			      vault_read_cb cb, void *arg)
 {
 	struct vault_read *r = calloc(1, sizeof(*r));
@@ -736,7 +759,7 @@ struct vault_read *vault_read(struct vault *v, char kind, const char *ref, int f
 	if (!r->path)
 		abort();
 	r->field = hash ? xstrdup(hash + 1) : NULL;
-	r->force = force;
+	r->min_seconds = min_seconds > 0 ? min_seconds : OAUTH_MIN_SECONDS;
 	r->cb = cb;
 	r->arg = arg;
 	r->next = v->reads;
