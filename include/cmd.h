@@ -35,6 +35,7 @@ int cmd_global_init(void);
 void cmd_global_cleanup(void);
 void cmd_print_help(const struct cmd *c);
 
-extern const struct cmd cmd_serve, cmd_tools, cmd_check, cmd_config, cmd_approve, cmd_vault;
+extern const struct cmd cmd_serve, cmd_tools, cmd_check, cmd_config, cmd_approve, cmd_vault,
+	cmd_init;
 
 #endif

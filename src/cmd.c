@@ -53,9 +53,14 @@ int cmd_load_config(const char *explicit_path, struct config *cfg)
 	int rc = -1;
 
 	if (config_find(explicit_path, &path, &looked) != 0) {
-		fprintf(stderr, "mcpmux: no config file found. Looked at:\n%s"
-			"Create one (see sample.ini shipped with mcpmux) at "
-			"~/.config/mcpmux/mcpmux.ini, or pass -c FILE.\n", buf_str(&looked));
+		if (path.len)
+			fprintf(stderr, "mcpmux: no config file found. Looked at:\n%s"
+				"Run `mcpmux init` to write a starter config at %s,\n"
+				"or pass -c FILE.\n", buf_str(&looked), buf_str(&path));
+		else
+			fprintf(stderr, "mcpmux: no config file found. Looked at:\n%s"
+				"Run `mcpmux init FILE` to write a starter config, or pass -c FILE.\n",
+				buf_str(&looked));
 		goto out;
 	}
 	if (config_load(cfg, path.data, &err) != 0) {

@@ -10,7 +10,7 @@
 #include "log.h"
 #include "upstream.h"
 
-static const struct cmd *const commands[] = { &cmd_serve, &cmd_tools, &cmd_check, &cmd_config, &cmd_approve, &cmd_vault };
+static const struct cmd *const commands[] = { &cmd_serve, &cmd_tools, &cmd_check, &cmd_config, &cmd_approve, &cmd_vault, &cmd_init };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void print_usage(FILE *f)
