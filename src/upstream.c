@@ -505,6 +505,8 @@ static void session_expired(struct up_req *r)
 static void handle_init_reply(struct up_req *r, const char *msg, size_t n, const struct json *j);
 static void handle_list_reply(struct up_req *r, const struct json *j);
 static void add_auth(struct upstream *up, struct http *h);
+static struct http *connector_http(struct upstream *up, const char *method, const char *url,
+				   int session);
 static void on_http_done(struct http *h, void *arg);
 
 #define MAX_RESUMES	5
@@ -522,19 +524,12 @@ static void on_resume(void *arg)
 	struct up_req *r = arg;
 	struct upstream *up = r->up;
 	struct http *h;
-	size_t i;
 
 	r->resume = NULL;
-	h = http_new(up->loop, "GET", up->c->url);
+	h = connector_http(up, "GET", up->c->url, 1);
 	r->http = h;
 	http_header(h, "Accept", "text/event-stream");
 	http_header(h, "Last-Event-ID", r->sse.last_id.data);
-	http_header(h, "MCP-Protocol-Version", up->proto);
-	if (up->session_id)
-		http_header(h, "Mcp-Session-Id", up->session_id);
-	for (i = 0; i < up->c->nheaders; i++)
-		http_header_line(h, up->c->headers[i]);
-	add_auth(up, h);
 	h->want_stream = want_stream;
 	h->on_data = on_stream_data;
 	h->on_done = on_http_done;
@@ -733,6 +728,27 @@ static void add_auth(struct upstream *up, struct http *h)
 	secret_free(line);
 }
 
+/*
+ * A request to the connector with what every request carries: the configured
+ * headers and the credential, and once a session exists (session = 1) its
+ * protocol version and id.
+ */
+static struct http *connector_http(struct upstream *up, const char *method, const char *url,
+				   int session)
+{
+	struct http *h = http_new(up->loop, method, url);
+	size_t i;
+
+	if (session && up->proto[0])
+		http_header(h, "MCP-Protocol-Version", up->proto);
+	if (session && up->session_id)
+		http_header(h, "Mcp-Session-Id", up->session_id);
+	for (i = 0; i < up->c->nheaders; i++)
+		http_header_line(h, up->c->headers[i]);
+	add_auth(up, h);
+	return h;
+}
+
 static void on_cred(int ok, const char *err, void *arg);
 
 /* Starts fetching the connector's credential, unless a fetch is on its way. */
@@ -747,7 +763,6 @@ static void req_send(struct up_req *r)
 {
 	struct upstream *up = r->up;
 	struct http *h;
-	size_t i;
 
 	if (up->state != UP_STARTING && up->state != UP_READY) {
 		r->waiting = 1;
@@ -768,18 +783,10 @@ static void req_send(struct up_req *r)
 		return;
 	}
 	r->waiting_cred = 0;
-	h = http_new(up->loop, "POST", up->legacy ? up->post_url : up->c->url);
+	h = connector_http(up, "POST", up->legacy ? up->post_url : up->c->url, r->kind != REQ_INIT);
 	r->http = h;
 	http_header(h, "Content-Type", "application/json");
 	http_header(h, "Accept", "application/json, text/event-stream");
-	if (r->kind != REQ_INIT) {
-		http_header(h, "MCP-Protocol-Version", up->proto);
-		if (up->session_id)
-			http_header(h, "Mcp-Session-Id", up->session_id);
-	}
-	for (i = 0; i < up->c->nheaders; i++)
-		http_header_line(h, up->c->headers[i]);
-	add_auth(up, h);
 	http_body(h, r->body.data, r->body.len);
 	h->want_stream = want_stream;
 	h->on_data = on_stream_data;
@@ -1252,21 +1259,15 @@ static void notif_done(struct http *h, void *arg)
 static void notif_open(struct upstream *up)
 {
 	struct http *h;
-	size_t i;
 
 	if (up->notif || up->notif_none || up->closing || !up->session_id)
 		return;
 	if (!up->notif_sse.on_event)
 		sse_init(&up->notif_sse, notif_event, up);
-	h = http_new(up->loop, "GET", up->c->url);
+	h = connector_http(up, "GET", up->c->url, 1);
 	http_header(h, "Accept", "text/event-stream");
-	http_header(h, "MCP-Protocol-Version", up->proto);
-	http_header(h, "Mcp-Session-Id", up->session_id);
 	if (up->notif_sse.last_id.len)
 		http_header(h, "Last-Event-ID", up->notif_sse.last_id.data);
-	for (i = 0; i < up->c->nheaders; i++)
-		http_header_line(h, up->c->headers[i]);
-	add_auth(up, h);
 	h->want_stream = notif_want_stream;
 	h->on_data = notif_data;
 	h->on_done = notif_done;
@@ -1430,7 +1431,6 @@ static void legacy_done(struct http *h, void *arg)
 static void legacy_open(struct upstream *up)
 {
 	struct http *h;
-	size_t i;
 
 	if (up->lstream)
 		return;
@@ -1438,11 +1438,8 @@ static void legacy_open(struct upstream *up)
 	sse_init(&up->lsse, legacy_event, up);
 	free(up->post_url);
 	up->post_url = NULL;
-	h = http_new(up->loop, "GET", up->c->url);
+	h = connector_http(up, "GET", up->c->url, 0);
 	http_header(h, "Accept", "text/event-stream");
-	for (i = 0; i < up->c->nheaders; i++)
-		http_header_line(h, up->c->headers[i]);
-	add_auth(up, h);
 	h->want_stream = legacy_want_stream;
 	h->on_data = legacy_data;
 	h->on_done = legacy_done;
@@ -1620,7 +1617,6 @@ static void on_delete_done(struct http *h, void *arg)
 void upstream_close(struct upstream *up, long timeout_ms)
 {
 	struct http *h;
-	size_t i;
 
 	up->closing = 1;
 	notif_stop(up);
@@ -1634,12 +1630,7 @@ void upstream_close(struct upstream *up, long timeout_ms)
 		up->state = up->state == UP_DISABLED ? UP_DISABLED : UP_CLOSED;
 		return;
 	}
-	h = http_new(up->loop, "DELETE", up->c->url);
-	http_header(h, "Mcp-Session-Id", up->session_id);
-	http_header(h, "MCP-Protocol-Version", up->proto);
-	for (i = 0; i < up->c->nheaders; i++)
-		http_header_line(h, up->c->headers[i]);
-	add_auth(up, h);
+	h = connector_http(up, "DELETE", up->c->url, 1);
 	h->on_done = on_delete_done;
 	h->arg = up;
 	up->del = h;
