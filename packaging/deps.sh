@@ -6,7 +6,8 @@
 #                              otherwise install as root, or print the command and exit 1
 #
 # Build:  build-essential pkg-config libcurl4-openssl-dev libjsmn-dev libsodium-dev libinih-dev
-# Tests:  libcmocka-dev, Node.js >= 18 with npm, tmux, valgrind, ca-certificates, and the
+# Tests:  libcmocka-dev, Node.js >= 18 with npm, tmux, valgrind, ca-certificates, groff-base
+#         (tests/sh/man_sync.sh renders the man pages), and the
 #         test-only npm packages pinned in tests/node/package-lock.json.
 # An existing Node.js >= 18 is kept as it is, wherever it came from.
 set -euo pipefail
@@ -15,7 +16,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NODE_DIR="$ROOT/tests/node"
 NODE_MIN=18
 APT_PKGS=(build-essential pkg-config libcurl4-openssl-dev libjsmn-dev libsodium-dev
-          libinih-dev libcmocka-dev tmux valgrind ca-certificates)
+          libinih-dev libcmocka-dev tmux valgrind ca-certificates groff-base)
 export DEBIAN_FRONTEND=noninteractive
 
 usage() {
