@@ -3,6 +3,10 @@ VERSION  := 0.1.0
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 BINDIR   ?= $(PREFIX)/bin
+DATADIR  ?= $(PREFIX)/share
+MANDIR   ?= $(DATADIR)/man
+DOCDIR   ?= $(DATADIR)/doc/mcpmux
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 
 CC       ?= cc
 PKGS     := libcurl libsodium inih
@@ -22,7 +26,8 @@ LIBOBJS  := $(LIBSRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
 
-.PHONY: all check unit integration conformance asan demo demo-run deps install uninstall clean
+.PHONY: all check unit shtest integration conformance asan demo demo-run deps install uninstall \
+	deb deb-test clean
 
 all: mcpmux
 
@@ -54,6 +59,11 @@ $(BUILD)/test_%: tests/unit/test_%.c $(LIBOBJS) | $(BUILD)
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# Shell tests (tests/sh/): the man pages against --help and src/config.c, init,
+# --version, config claude, the bash completion. A few seconds, no root.
+shtest: mcpmux
+	tests/sh/run.sh
+
 tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/package-lock.json
 	cd tests/node && npm ci --no-audit --no-fund
 	@touch $@
@@ -69,7 +79,7 @@ conformance: mcpmux tests/node/node_modules/.package-lock.json
 # install libraries, so the rest runs in a new make that sees them.
 check:
 	@packaging/deps.sh --check
-	@$(MAKE) --no-print-directory unit integration conformance asan
+	@$(MAKE) --no-print-directory unit shtest integration conformance asan
 
 # The sanitizer build lives in its own directory and binary; its unit tests and
 # integration tests run against it.
@@ -96,11 +106,27 @@ demo-run: mcpmux tests/node/node_modules/.package-lock.json
 	tests/node/demo.sh
 
 install: mcpmux
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 mcpmux $(DESTDIR)$(BINDIR)/mcpmux
+	install -m 0644 man/mcpmux.1 $(DESTDIR)$(MANDIR)/man1/mcpmux.1
+	install -m 0644 man/mcpmux.ini.5 $(DESTDIR)$(MANDIR)/man5/mcpmux.ini.5
+	install -m 0644 sample.ini $(DESTDIR)$(DOCDIR)/examples/sample.ini
+	install -m 0644 packaging/bash-completion/mcpmux $(DESTDIR)$(BASHCOMPDIR)/mcpmux
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/mcpmux
+	rm -f $(DESTDIR)$(BINDIR)/mcpmux $(DESTDIR)$(MANDIR)/man1/mcpmux.1 \
+		$(DESTDIR)$(MANDIR)/man5/mcpmux.ini.5 $(DESTDIR)$(DOCDIR)/examples/sample.ini \
+		$(DESTDIR)$(BASHCOMPDIR)/mcpmux
+	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# A Debian package from a staged install (build/deb/mcpmux_$(VERSION)-*.deb), and
+# its test: dpkg -i, run it, dpkg -r (root; .ci/run calls it after make check).
+deb: mcpmux
+	packaging/debian/build-deb.sh $(VERSION)
+
+deb-test: deb
+	packaging/test-deb.sh
 
 clean:
 	rm -rf build mcpmux mcpmux-asan mcpmux.tmp mcpmux-asan.tmp
