@@ -69,6 +69,10 @@
 //                             count=1, errors=["..."]}: the next count matching
 //                             requests get that status (after the token check)
 //   POST /admin/delay        {match, ms, count=1000000}: answer matching requests late
+//   POST /admin/redirect     {match, location (a base URL; the /v1/... path and query are
+//                             appended), status=307, count=1000000}: answer matching
+//                             requests with a redirect, before any check (the API
+//                             itself never redirects: this tests the client)
 //   POST /admin/mount        {path, type: "kv2"|"kv1"|"oauthapp"}
 //   POST /admin/config       {invalid_token_style: "multierror"|"list"}
 //   POST /admin/reset-stats
@@ -98,6 +102,7 @@ const approles = new Map(); // ns|role_id -> role
 let denies = []; // {ns, path, token}
 let failures = []; // {match, status, count, errors}
 let delays = []; // {match, ms, count}
+let redirects = []; // {match, location, status, count}
 let sealed = false;
 let invalidTokenStyle = 'multierror';
 
@@ -649,6 +654,13 @@ async function vaultApi(req, res, url) {
       break;
     }
   }
+  for (const d of redirects) {
+    if (d.count > 0 && p.includes(d.match)) {
+      d.count--;
+      res.writeHead(d.status, { Location: `${d.location.replace(/\/+$/, '')}${url.pathname}${url.search}`, 'Content-Length': 0 });
+      return res.end();
+    }
+  }
   if (sealed) return sendJson(res, 503, { errors: ['Vault is sealed'] });
   if (!r) {
     return sendJson(res, 404, { errors: [`no handler for route "${p}". route entry not found.`] });
@@ -825,6 +837,13 @@ const ADMIN = {
     delays.push({ match: b.match ?? '', ms: Number(b.ms), count: Number(b.count ?? 1e6) });
     return { delays: delays.length };
   },
+  'POST /admin/redirect': (b) => {
+    need(b, 'location');
+    redirects.push({
+      match: b.match ?? '', location: b.location, status: Number(b.status ?? 307), count: Number(b.count ?? 1e6),
+    });
+    return { redirects: redirects.length };
+  },
   'POST /admin/mount': (b) => {
     need(b, 'path', 'type');
     if (!['kv2', 'kv1', 'oauthapp'].includes(b.type)) throw new Error('bad type');
@@ -842,6 +861,7 @@ const ADMIN = {
     stats = emptyStats();
     failures = [];
     delays = [];
+    redirects = [];
     return { ok: true };
   },
   'GET /admin/stats': () => ({ ...stats, sealed }),

@@ -284,12 +284,17 @@ describe('vault-server', () => {
     assert.equal(st.tokenInQuery, 0);
   });
 
-  test('no redirects, unknown routes are 404 with errors', async () => {
+  test('no redirects, unknown routes are 404 with errors; /admin/redirect injects one', async () => {
     const r = await v(vault, 'GET', 'nosuchmount/x');
     assert.equal(r.status, 404);
     assert.ok(Array.isArray(r.json.errors));
     const res = await fetch(`${vault.addr}/`, { redirect: 'manual', signal: AbortSignal.timeout(3000) });
     assert.equal(res.status, 404);
+    await vault.admin('redirect', { match: 'mcp/redir', location: 'http://127.0.0.1:9/', count: 1 });
+    const red = await v(vault, 'GET', 'secret/data/mcp/redir?version=2');
+    assert.equal(red.status, 307);
+    assert.equal(red.headers.get('location'), 'http://127.0.0.1:9/v1/secret/data/mcp/redir?version=2');
+    assert.equal((await v(vault, 'GET', 'secret/data/mcp/redir')).status, 404, 'count 1: only once');
   });
 });
 
