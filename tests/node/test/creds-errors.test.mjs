@@ -80,7 +80,7 @@ describe('vault errors: the connector is error, says why, names the reference, a
       assert.equal(names.filter((n) => n.startsWith(`${name}__`)).length, 0, `${name}'s tools are not listed`);
     }
     // keep serving for a few seconds, calling the good connector and the bad ones' tools
-    while (Date.now() - t0 < 4000) {
+    while (Date.now() - t0 < 3000) {
       const res = await mux.client.callTool({ name: 'good__echo', arguments: { text: 'ok' } });
       assert.equal(textOf(res), 'echo: ok');
       for (const name of Object.keys(BAD)) {
@@ -93,7 +93,7 @@ describe('vault errors: the connector is error, says why, names the reference, a
     for (const [name, b] of Object.entries(BAD)) {
       const n = reads(st, b.path);
       assert.ok(n >= 1, `${name}: the vault was asked (${n})`);
-      assert.ok(n <= 2, `${name}: ${n} vault requests for ${b.path} in ~4 s (want <= 2: a configuration error is not retried at once)`);
+      assert.ok(n <= 2, `${name}: ${n} vault requests for ${b.path} in ~3 s (want <= 2: a configuration error is not retried at once)`);
       const lines = stderr.split('\n').filter((l) => l.includes(`'${name}'`) || l.includes(b.ref) || l.includes(b.path));
       assert.ok(lines.some((l) => l.includes(b.path)),
         `${name}: a log line names the reference ${b.ref}; stderr:\n${stderr}`);

@@ -265,10 +265,10 @@ describe('the vault token: AppRole renewal / re-login, and log in again after "i
     assert.match(textOf(res), /\brl\b/);
     assert.match(textOf(res), /vault|token/i, `says the vault refused its token: ${textOf(res)}`);
     assert.ok(!textOf(res).includes(TB));
-    await delay(3000);
+    await delay(2000);
     st = await vault.stats();
     const n403 = st.log.filter((e) => e.at >= t1 && e.status === 403).length;
-    assert.ok(n403 <= 4, `${n403} requests refused with 403 in 3 s after the failure (want no loop)`);
+    assert.ok(n403 <= 4, `${n403} requests refused with 403 in 2 s after the failure (want no loop)`);
     await mux.close();
   });
 });
