@@ -1224,6 +1224,7 @@ static void notif_reopen(void *arg)
 static void notif_done(struct http *h, void *arg)
 {
 	struct upstream *up = arg;
+	CURLcode result = h->result;	/* h is up->notif, freed below */
 	long wait;
 
 	if (h->status == 405 || h->status == 404 || h->status == 400) {
@@ -1234,7 +1235,7 @@ static void notif_done(struct http *h, void *arg)
 		up->notif = NULL;
 		return;
 	}
-	if (h->result == CURLE_COULDNT_CONNECT && up->state == UP_READY && !up->closing) {
+	if (result == CURLE_COULDNT_CONNECT && up->state == UP_READY && !up->closing) {
 		http_free(up->notif);
 		up->notif = NULL;
 		connector_down(up, UP_ERROR, "connection refused", "is the server running at that url?");
@@ -1246,7 +1247,7 @@ static void notif_done(struct http *h, void *arg)
 		return;
 	/* A stream that broke reopens at once the first time; one that keeps
 	   breaking waits longer each time. */
-	if (h->result != CURLE_OK && !up->notif_backoff_ms)
+	if (result != CURLE_OK && !up->notif_backoff_ms)
 		up->notif_sse.retry_ms = up->notif_sse.retry_ms >= 0 ? up->notif_sse.retry_ms : 100;
 	/* Reopen: after the server's retry: hint, and back off while it keeps failing. */
 	wait = up->notif_sse.retry_ms >= 0 ? up->notif_sse.retry_ms : NOTIF_RETRY_MIN_MS;
@@ -1414,6 +1415,7 @@ static void legacy_done(struct http *h, void *arg)
 {
 	struct upstream *up = arg;
 	struct buf why = BUF_INIT;
+	const char *hint;
 
 	if (h->result == CURLE_OK && h->status == 200 && h->streaming)
 		buf_puts(&why, "the HTTP+SSE event stream closed");
@@ -1421,10 +1423,11 @@ static void legacy_done(struct http *h, void *arg)
 		buf_puts(&why, "neither Streamable HTTP nor HTTP+SSE: the GET is not an event stream");
 	else
 		http_describe_error(h, &why);
+	hint = hint_for(h);	/* before h (up->lstream) is freed */
 	http_free(up->lstream);
 	up->lstream = NULL;
 	if (!up->closing)
-		connector_down(up, UP_ERROR, why.data, hint_for(h));
+		connector_down(up, UP_ERROR, why.data, hint);
 	buf_free(&why);
 }
 
