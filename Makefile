@@ -26,7 +26,7 @@ LIBOBJS  := $(LIBSRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
 
-.PHONY: all check unit shtest integration conformance asan demo demo-run deps install uninstall \
+.PHONY: all check unit shtest integration conformance asan valgrind demo demo-run deps install uninstall \
 	deb deb-test clean
 
 all: mcpmux
@@ -79,7 +79,7 @@ conformance: mcpmux tests/node/node_modules/.package-lock.json
 # install libraries, so the rest runs in a new make that sees them.
 check:
 	@packaging/deps.sh --check
-	@$(MAKE) --no-print-directory unit shtest integration conformance asan
+	@$(MAKE) --no-print-directory unit shtest integration conformance asan valgrind
 
 # The sanitizer build lives in its own directory and binary; its unit tests and
 # integration tests run against it.
@@ -94,6 +94,16 @@ mcpmux-asan-bin: $(OBJS) $(UNIT_BINS)
 	cd tests/node && MCPMUX_BIN=$(CURDIR)/mcpmux-asan \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		node --test --test-concurrency=1 --test-timeout=180000 test/
+
+# The real binary under valgrind (memcheck; definite and indirect leaks are
+# errors) for the tests whose timing allows a slower process. The harness
+# fails a test on any valgrind report.
+VALGRIND_TESTS := merge session pagination filters approvals resilience-legacy \
+	resilience-reconnect creds-rotation
+valgrind: mcpmux tests/node/node_modules/.package-lock.json
+	cd tests/node && MCPMUX_BIN=$(CURDIR)/tests/valgrind-wrap.sh \
+		node --test --test-concurrency=1 --test-timeout=300000 \
+		$(VALGRIND_TESTS:%=test/%.test.mjs)
 
 deps:
 	@packaging/deps.sh --check

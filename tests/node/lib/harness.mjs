@@ -62,7 +62,8 @@ function trackMux(what, stderr, endStdin, exited) {
   muxes.add({ what, stderr, endStdin, exited });
 }
 
-const SANITIZER = /AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:/;
+// Valgrind (make valgrind) runs with -q: any "==PID== " line it prints is an error report.
+const SANITIZER = /AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:|^==\d+== \S/m;
 
 /**
  * Ends every mcpmux gracefully (stdin EOF, while the upstream servers still
