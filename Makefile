@@ -140,3 +140,14 @@ deb-test: deb
 
 clean:
 	rm -rf build mcpmux mcpmux-asan mcpmux.tmp mcpmux-asan.tmp
+
+# Benchmarks against the SDK client alone and the npm proxies (bench/, README.md
+# "Benchmarks"): not part of check. BENCH_QUICK=1 for a short run.
+.PHONY: bench
+bench: mcpmux bench/node_modules/.package-lock.json
+	@bench/deps.sh
+	node bench/run.mjs
+
+bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund
+	@touch $@
