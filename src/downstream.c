@@ -238,6 +238,31 @@ static void forward_log(struct downstream *d, struct upstream *up, const char *m
 	buf_free(&name);
 }
 
+static void outreq_unlink(struct outreq *o);
+
+/* A connector gave up on a request it had sent the agent: tell the agent, under our id. */
+static void cancel_forwarded(struct downstream *d, struct upstream *up, const struct json *j)
+{
+	int rid = json_get(j, json_get(j, 0, "params"), "requestId");
+	struct outreq *o;
+	size_t s, e;
+
+	if (rid < 0)
+		return;
+	json_span(j, rid, &s, &e);
+	for (o = d->outreqs; o; o = o->next)
+		if (o->up == up && o->orig_id_len == e - s && !memcmp(o->orig_id, j->js + s, e - s))
+			break;
+	if (!o)
+		return;
+	buf_printf(&d->out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\","
+		   "\"params\":{\"requestId\":\"%s\",\"reason\":\"the connector cancelled it\"}}", o->id);
+	end_message(d);
+	outreq_unlink(o);
+	free(o->orig_id);
+	free(o);
+}
+
 static void on_mux_notify(struct mux *m, struct upstream *up, const char *msg, size_t n,
 			  const struct json *j, void *arg)
 {
@@ -251,6 +276,8 @@ static void on_mux_notify(struct mux *m, struct upstream *up, const char *msg, s
 		end_message(d);
 	} else if (json_streq(j, method, "notifications/message")) {
 		forward_log(d, up, msg, j);
+	} else if (json_streq(j, method, "notifications/cancelled")) {
+		cancel_forwarded(d, up, j);
 	} else {
 		log_debug("connector '%s': notification not forwarded", upstream_cfg(up)->alias);
 	}

@@ -1227,8 +1227,19 @@ static void notif_done(struct http *h, void *arg)
 	CURLcode result = h->result;	/* h is up->notif, freed below */
 	long wait;
 
+	if (h->status == 404 && up->session_id && up->state == UP_READY && !up->closing) {
+		/* The session is gone (the server restarted): start a new one now rather
+		   than at the next call, so its notifications are not lost meanwhile. */
+		http_free(up->notif);
+		up->notif = NULL;
+		log_info("connector '%s': session expired, initializing again", up->c->alias);
+		free(up->session_id);
+		up->session_id = NULL;
+		start_session(up);
+		return;
+	}
 	if (h->status == 405 || h->status == 404 || h->status == 400) {
-		/* No stream offered (405), or this session is gone: a request will tell. */
+		/* No stream offered (405), or no session to attach it to. */
 		up->notif_none = h->status == 405;
 		log_debug("connector '%s': no notification stream (HTTP %ld)", up->c->alias, h->status);
 		http_free(up->notif);
