@@ -21,7 +21,8 @@ struct mux {
 	const struct config *cfg;	/* not owned */
 	struct upstream **ups;		/* one per configured connector, config order */
 	size_t nups;
-	struct catalog cat;		/* the merged tools */
+	struct catalog cat;		/* the merged tools: read it through mux_catalog() */
+	int cat_dirty;			/* a tool list changed since cat was built */
 	struct creds *creds;		/* credentials, shared by the connectors (owned) */
 	uint64_t generation;		/* bumped when the catalog's content changes */
 	void (*on_change)(struct mux *m, void *arg); /* state or catalog changed */
@@ -36,6 +37,10 @@ struct mux *mux_new(struct loop *loop, const struct config *cfg);
 void mux_free(struct mux *m);
 /* client_caps: see upstream_start(). */
 void mux_start(struct mux *m, const char *client_caps);
+
+/* The merged catalog, rebuilt first if a connector's tools changed. Its
+   pointers stay valid until a connector's list changes again. */
+const struct catalog *mux_catalog(struct mux *m);
 
 /* 1 when no enabled connector is still starting. */
 int mux_settled(const struct mux *m);

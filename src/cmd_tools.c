@@ -83,12 +83,13 @@ static const char *approval_of(const struct cat_entry *e)
 
 static void print_json(struct session *s)
 {
+	const struct catalog *cat = mux_catalog(s->m);
 	struct buf out = BUF_INIT, why = BUF_INIT;
 	size_t i;
 
 	buf_puts(&out, "{\"tools\":[");
-	for (i = 0; i < s->m->cat.n; i++) {
-		const struct cat_entry *e = &s->m->cat.entries[i];
+	for (i = 0; i < cat->n; i++) {
+		const struct cat_entry *e = &cat->entries[i];
 
 		buf_puts(&out, i ? ",\n  {\"name\":" : "\n  {\"name\":");
 		json_escape_str(&out, e->exposed);
@@ -125,15 +126,16 @@ static void print_json(struct session *s)
 
 static void print_table(struct session *s)
 {
+	const struct catalog *cat = mux_catalog(s->m);
 	size_t i, w = 4;
 
-	for (i = 0; i < s->m->cat.n; i++)
-		if (strlen(s->m->cat.entries[i].exposed) > w)
-			w = strlen(s->m->cat.entries[i].exposed);
+	for (i = 0; i < cat->n; i++)
+		if (strlen(cat->entries[i].exposed) > w)
+			w = strlen(cat->entries[i].exposed);
 	printf("%-*s  %-16s %-32s %-5s  %-8s %s\n", (int)w, "NAME", "CONNECTOR", "TOOL", "LABEL",
 	       "APPROVAL", "STATUS");
-	for (i = 0; i < s->m->cat.n; i++) {
-		const struct cat_entry *e = &s->m->cat.entries[i];
+	for (i = 0; i < cat->n; i++) {
+		const struct cat_entry *e = &cat->entries[i];
 
 		printf("%-*s  %-16s %-32s %-5s  %-8s %s\n", (int)w, e->exposed,
 		       upstream_cfg(e->up)->alias, e->tool->name, label_of(e), approval_of(e),

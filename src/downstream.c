@@ -16,6 +16,7 @@
 
 #define CLOSE_TIMEOUT_MS 1000
 #define LIST_CHANGED_DELAY_MS 20
+#define OUT_KEEP (1u << 20)	/* output buffer capacity kept between replies */
 
 /* A tools/call in flight upstream. */
 struct dcall {
@@ -65,6 +66,7 @@ struct downstream {
 	size_t scanned;			/* in[0..scanned) holds no newline */
 	int discarding;			/* inside an over-long line */
 	struct buf out;			/* queued output */
+	size_t out_off;			/* out[0..out_off) is already written */
 	struct loop_timer *flush;	/* writes `out` at the end of this turn */
 	int out_watch;			/* POLLOUT is being watched */
 	struct json j;			/* parse of the current line */
@@ -98,8 +100,8 @@ static void on_out_ready(int fd, short revents, void *arg)
 
 static void write_out(struct downstream *d)
 {
-	while (d->out.len) {
-		ssize_t w = write(d->out_fd, d->out.data, d->out.len);
+	while (d->out_off < d->out.len) {
+		ssize_t w = write(d->out_fd, d->out.data + d->out_off, d->out.len - d->out_off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -108,11 +110,23 @@ static void write_out(struct downstream *d)
 		if (w < 0) {
 			/* The agent is gone: nothing more can be said to it. */
 			buf_reset(&d->out);
+			d->out_off = 0;
 			d->stopping = 1;
 			loop_stop(d->loop);
 			break;
 		}
-		buf_consume(&d->out, (size_t)w);
+		d->out_off += (size_t)w;
+	}
+	if (d->out_off == d->out.len) {
+		d->out_off = 0;
+		buf_reset(&d->out);
+		/* A big reply does not keep its buffer for the rest of the session. */
+		if (d->out.cap > OUT_KEEP)
+			buf_free(&d->out);
+	} else if (d->out_off > d->out.len / 2) {
+		/* Moving the rest down only now and then keeps writing linear. */
+		buf_consume(&d->out, d->out_off);
+		d->out_off = 0;
 	}
 	if (d->out.len && !d->out_watch) {
 		loop_io_add(d->loop, d->out_fd, POLLOUT, on_out_ready, d);
@@ -504,7 +518,7 @@ static void do_tools_list(struct req *r)
 	buf_puts(&d->out, "{\"jsonrpc\":\"2.0\",\"id\":");
 	buf_add(&d->out, r->id, r->idn);
 	buf_puts(&d->out, ",\"result\":{\"tools\":[");
-	catalog_write_tools(&d->mux->cat, &d->out);
+	catalog_write_tools(mux_catalog(d->mux), &d->out);
 	buf_puts(&d->out, "]}}");
 	end_message(d);
 	d->listed = 1;
@@ -631,7 +645,7 @@ static void do_tools_call(struct req *r)
 		return;
 	}
 	nlen = (size_t)(j->tok[name].end - j->tok[name].start);
-	e = catalog_find(&d->mux->cat, j->js + j->tok[name].start, nlen);
+	e = catalog_find(mux_catalog(d->mux), j->js + j->tok[name].start, nlen);
 	if (!e) {
 		up = mux_upstream_for(d->mux, j->js + j->tok[name].start, nlen);
 		if (up && !r->final && (upstream_settling(up) || upstream_wake(up))) {
@@ -676,7 +690,8 @@ static void do_tools_call(struct req *r)
 		ae = 2;
 	}
 	argbytes = args >= 0 ? j->js + as : "{}";
-	crypto_hash_sha256(c->args_sha256, (const unsigned char *)argbytes, ae - as);
+	if (d->audit)
+		crypto_hash_sha256(c->args_sha256, (const unsigned char *)argbytes, ae - as);
 	c->next = d->calls;
 	if (d->calls)
 		d->calls->prev = c;

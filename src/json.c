@@ -72,8 +72,15 @@ static int scan_string(const char *s, size_t *pi, size_t n)
 	size_t i = *pi + 1, k, len;
 
 	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c;
 
+		/* Plain ASCII is most of any string: skip it without the UTF-8 check. */
+		while (i < n && (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x80 &&
+		       s[i] != '"' && s[i] != '\\')
+			i++;
+		if (i >= n)
+			break;
+		c = (unsigned char)s[i];
 		if (c == '"') {
 			*pi = i + 1;
 			return 0;

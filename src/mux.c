@@ -6,17 +6,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void on_up_changed(struct upstream *up, void *arg)
+static uint64_t generation_sum(const struct mux *m)
 {
-	struct mux *m = arg;
 	uint64_t sum = 0;
 	size_t i;
 
-	(void)up;
 	for (i = 0; i < m->nups; i++)
 		sum += upstream_generation(m->ups[i]);
-	if (sum != m->generation) {
+	return sum;
+}
+
+/*
+ * The catalog is rebuilt when it is next used, not each time a connector's
+ * list changes: a hundred connectors becoming ready one after another cost
+ * one rebuild, not a hundred. Until then nobody looks at its (stale) pointers.
+ */
+const struct catalog *mux_catalog(struct mux *m)
+{
+	if (m->cat_dirty) {
 		catalog_build(&m->cat, m->ups, m->nups, m->cfg->client_prefix);
+		m->cat_dirty = 0;
+	}
+	return &m->cat;
+}
+
+static void on_up_changed(struct upstream *up, void *arg)
+{
+	struct mux *m = arg;
+	uint64_t sum = generation_sum(m);
+
+	(void)up;
+	if (sum != m->generation) {
+		m->cat_dirty = 1;
 		m->generation = sum;
 	}
 	if (m->on_change)

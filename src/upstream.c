@@ -189,12 +189,11 @@ static void one_line(char *p, size_t n)
 
 static void one_line_all(char *p, size_t n)
 {
-	size_t i;
+	char *e = p + n, *q = p;
 
 	one_line(p, n);
-	for (i = 0; i < n; i++)
-		if (p[i] == '\r')
-			p[i] = ' ';
+	while ((q = memchr(q, '\r', (size_t)(e - q))))
+		*q++ = ' ';
 }
 
 static void inbox_push(struct inbox *in, struct loop *loop, const struct sse_event *ev,
@@ -576,15 +575,8 @@ static void on_http_done(struct http *h, void *arg)
 			http_describe_error(h, &err);
 		}
 		req_free(r);	/* frees h too */
-		if (accepted) {
-			/* initialized sent: now list tools */
-			struct up_req *l = req_new(up, REQ_LIST, upstream_timeout_ms(up));
-
-			build_message(l, "tools/list", NULL, 0, 1);
-			req_send(l);
-		} else {
+		if (!accepted)
 			session_failed(up, err.data, "is this an MCP Streamable HTTP endpoint?");
-		}
 		buf_free(&err);
 		return;
 	}
@@ -1008,12 +1000,21 @@ static void handle_init_reply(struct up_req *r, const char *msg, size_t n, const
 	send_initialized(up);
 }
 
+/*
+ * After the initialize response requests may flow (the spec asks only that
+ * none but ping come before it), so tools/list goes out with the
+ * initialized notification instead of a round trip later.
+ */
 static void send_initialized(struct upstream *up)
 {
 	struct up_req *r = req_new(up, REQ_INITIALIZED, upstream_timeout_ms(up));
+	struct up_req *l;
 
 	build_message(r, "notifications/initialized", NULL, 0, 0);
 	req_send(r);
+	l = req_new(up, REQ_LIST, upstream_timeout_ms(up));
+	build_message(l, "tools/list", NULL, 0, 1);
+	req_send(l);
 }
 
 static int add_tool(struct upstream *up, const struct json *j, int t)

