@@ -222,16 +222,18 @@ function serverHandle(proc, port, exited, stderr) {
 }
 
 /**
- * Starts servers/test-server.mjs with the given arguments (e.g. ['--mode',
- * 'sse']) and waits for its LISTENING line. Returns {port, url, pid, stop(),
- * stats(), expire(), stderr()}.
+ * Spawns one of our node servers with --port 0 and the given arguments,
+ * tracked for cleanup, and waits (bounded) for its `LISTENING <port>` line.
+ * Returns {proc, port, exited, stderr}; on failure kills it and throws with
+ * its stderr.
  */
-export async function startServer(args = [], { timeout = 10000 } = {}) {
-  const proc = spawn(process.execPath, [TEST_SERVER, '--port', '0', ...args], {
+async function spawnListening(script, args, what, timeout) {
+  const proc = spawn(process.execPath, [script, '--port', '0', ...args], {
     cwd: NODE_DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const exited = trackChild(proc, `test-server ${args.join(' ')}`);
+  const name = `${what} ${args.join(' ')}`.trim();
+  const exited = trackChild(proc, name);
   const stderr = drain(proc.stderr, 65536);
   proc.stdout.setEncoding('utf8');
   let out = '';
@@ -243,11 +245,21 @@ export async function startServer(args = [], { timeout = 10000 } = {}) {
     });
     proc.once('error', reject);
     exited.then(({ code, signal }) => reject(new Error(
-      `test-server exited (${code ?? signal}) before LISTENING; stderr: ${stderr()}`)));
-  }), timeout, `test-server ${args.join(' ')} to print LISTENING`).catch((err) => {
+      `${what} exited (${code ?? signal}) before LISTENING; stderr: ${stderr()}`)));
+  }), timeout, `${name} to print LISTENING`).catch((err) => {
     killPid(proc.pid);
     throw new Error(`${err.message}; stderr: ${stderr()}`);
   });
+  return { proc, port, exited, stderr };
+}
+
+/**
+ * Starts servers/test-server.mjs with the given arguments (e.g. ['--mode',
+ * 'sse']) and waits for its LISTENING line. Returns {port, url, pid, stop(),
+ * stats(), expire(), stderr()}.
+ */
+export async function startServer(args = [], { timeout = 10000 } = {}) {
+  const { proc, port, exited, stderr } = await spawnListening(TEST_SERVER, args, 'test-server', timeout);
   return serverHandle(proc, port, exited, stderr);
 }
 
@@ -267,27 +279,7 @@ async function postJson(url, body) {
  * non-2xx status).
  */
 export async function startVault(args = [], { timeout = 10000 } = {}) {
-  const proc = spawn(process.execPath, [VAULT_SERVER, '--port', '0', ...args], {
-    cwd: NODE_DIR,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = trackChild(proc, `vault-server ${args.join(' ')}`);
-  const stderr = drain(proc.stderr, 65536);
-  proc.stdout.setEncoding('utf8');
-  let out = '';
-  const port = await withTimeout(new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /^LISTENING (\d+)$/m.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.once('error', reject);
-    exited.then(({ code, signal }) => reject(new Error(
-      `vault-server exited (${code ?? signal}) before LISTENING; stderr: ${stderr()}`)));
-  }), timeout, 'vault-server to print LISTENING').catch((err) => {
-    killPid(proc.pid);
-    throw new Error(`${err.message}; stderr: ${stderr()}`);
-  });
+  const { proc, port, exited, stderr } = await spawnListening(VAULT_SERVER, args, 'vault-server', timeout);
   const addr = `http://127.0.0.1:${port}`;
   return {
     port,
