@@ -222,13 +222,12 @@ function serverHandle(proc, port, exited, stderr) {
 }
 
 /**
- * Spawns one of our node servers with --port 0 and the given arguments,
- * tracked for cleanup, and waits (bounded) for its `LISTENING <port>` line.
- * Returns {proc, port, exited, stderr}; on failure kills it and throws with
- * its stderr.
+ * Spawns `node script ...args` (one of our servers), tracked for cleanup, and
+ * waits (bounded) for its `LISTENING <port>` line. Returns {proc, port,
+ * exited, stderr}; on failure kills it and throws with its stderr.
  */
-async function spawnListening(script, args, what, timeout) {
-  const proc = spawn(process.execPath, [script, '--port', '0', ...args], {
+export async function spawnListening(script, args, what, timeout = 10000) {
+  const proc = spawn(process.execPath, [script, ...args], {
     cwd: NODE_DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -259,7 +258,7 @@ async function spawnListening(script, args, what, timeout) {
  * stats(), expire(), stderr()}.
  */
 export async function startServer(args = [], { timeout = 10000 } = {}) {
-  const { proc, port, exited, stderr } = await spawnListening(TEST_SERVER, args, 'test-server', timeout);
+  const { proc, port, exited, stderr } = await spawnListening(TEST_SERVER, ['--port', '0', ...args], 'test-server', timeout);
   return serverHandle(proc, port, exited, stderr);
 }
 
@@ -279,7 +278,7 @@ async function postJson(url, body) {
  * non-2xx status).
  */
 export async function startVault(args = [], { timeout = 10000 } = {}) {
-  const { proc, port, exited, stderr } = await spawnListening(VAULT_SERVER, args, 'vault-server', timeout);
+  const { proc, port, exited, stderr } = await spawnListening(VAULT_SERVER, ['--port', '0', ...args], 'vault-server', timeout);
   const addr = `http://127.0.0.1:${port}`;
   return {
     port,

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after } from 'node:test';
-import { NODE_DIR, withTimeout } from './harness.mjs';
+import { NODE_DIR, spawnListening, withTimeout } from './harness.mjs';
 
 export const LEGACY_SERVER = path.join(NODE_DIR, 'servers', 'legacy-server.mjs');
 export const CALLBACK_SERVER = path.join(NODE_DIR, 'servers', 'callback-server.mjs');
@@ -57,31 +57,9 @@ function drain(stream, keep) {
  */
 export async function startScript(script, args = [], { timeout = 10000 } = {}) {
   const what = `${path.basename(script)} ${args.join(' ')}`;
-  const proc = spawn(process.execPath, [script, ...args], {
-    cwd: NODE_DIR,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise((resolve) => {
-    proc.once('exit', (code, signal) => resolve({ code, signal }));
-  });
+  const { proc, port, exited, stderr } = await spawnListening(script, args, what, timeout);
   live.set(proc.pid, exited);
   exited.then(() => live.delete(proc.pid));
-  const stderr = drain(proc.stderr, 65536);
-  proc.stdout.setEncoding('utf8');
-  let out = '';
-  const port = await withTimeout(new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /^LISTENING (\d+)$/m.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.once('error', reject);
-    exited.then(({ code, signal }) => reject(new Error(
-      `${what} exited (${code ?? signal}) before LISTENING; stderr: ${stderr()}`)));
-  }), timeout, `${what} to print LISTENING`).catch((err) => {
-    killPid(proc.pid);
-    throw new Error(`${err.message}; stderr: ${stderr()}`);
-  });
   const base = `http://127.0.0.1:${port}`;
   return {
     port,
