@@ -6,8 +6,9 @@
  *   - a curl transfer finishes                     (loop_xfer_*: every HTTP request)
  *   - a timer fires                                (loop_timer_*: deadlines, waits)
  *
- * libcurl's multi interface drives the transfers; curl_multi_poll() waits
- * on curl's sockets and ours at once. One thread, no locks. Callbacks run
+ * libcurl's multi interface drives the transfers with
+ * curl_multi_socket_action(): one poll() waits on curl's sockets and ours at
+ * once, and an event touches only the transfer whose socket it is on. One thread, no locks. Callbacks run
  * on the loop and must not block. The loop is owned by the command that
  * created it; every timer, watch and transfer must be removed by its owner
  * before loop_free().
@@ -53,5 +54,11 @@ void loop_timer_cancel(struct loop *l, struct loop_timer *t);
    after the callback or after loop_xfer_del(). */
 int loop_xfer_add(struct loop *l, CURL *easy, loop_xfer_cb cb, void *arg);
 void loop_xfer_del(struct loop *l, CURL *easy);	/* aborts: no callback */
+
+/* Easy handles: a new or recycled one (NULL when out of memory), and its
+   return, not in a transfer, reset to curl's defaults before it is kept.
+   Reuse saves an allocation and setup per request. */
+CURL *loop_easy_get(struct loop *l);
+void loop_easy_put(struct loop *l, CURL *easy);
 
 #endif

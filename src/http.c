@@ -48,6 +48,14 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 		h->too_big = 1;
 		return 0;
 	}
+	if (!h->body.cap) {
+		/* A declared length sizes the buffer once: no growth, no copies. */
+		curl_off_t cl = -1;
+
+		curl_easy_getinfo(h->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		if (cl > 0 && cl <= HTTP_MAX_BODY)
+			buf_reserve(&h->body, (size_t)cl + 1);
+	}
 	buf_add(&h->body, p, n);
 	return n;
 }
@@ -93,7 +101,7 @@ struct http *http_new(struct loop *loop, const char *method, const char *url)
 	if (!h)
 		abort();
 	h->loop = loop;
-	h->easy = curl_easy_init();
+	h->easy = loop_easy_get(loop);
 	if (!h->easy)
 		abort();
 	curl_easy_setopt(h->easy, CURLOPT_URL, url);
@@ -126,11 +134,19 @@ void http_header_line(struct http *h, const char *line)
 
 void http_header(struct http *h, const char *name, const char *value)
 {
-	struct buf line = BUF_INIT;
+	size_t nn = strlen(name), nv = strlen(value);
+	char stack[256], *line = nn + nv + 3 <= sizeof(stack) ? stack : malloc(nn + nv + 3);
 
-	buf_printf(&line, "%s: %s", name, value);
-	http_header_line(h, line.data);
-	buf_wipe(&line);
+	if (!line)
+		abort();
+	memcpy(line, name, nn);
+	line[nn] = ':';
+	line[nn + 1] = ' ';
+	memcpy(line + nn + 2, value, nv + 1);
+	http_header_line(h, line);
+	sodium_memzero(line, nn + nv + 3);
+	if (line != stack)
+		free(line);
 }
 
 void http_body(struct http *h, const char *data, size_t n)
@@ -185,7 +201,7 @@ void http_free(struct http *h)
 	if (!h)
 		return;
 	http_abort(h);
-	curl_easy_cleanup(h->easy);
+	loop_easy_put(h->loop, h->easy);
 	for (s = h->hdrs; s; s = s->next)
 		sodium_memzero(s->data, strlen(s->data));
 	curl_slist_free_all(h->hdrs);

@@ -29,10 +29,25 @@ struct xfer {
 	void *arg;
 };
 
+/* A socket libcurl asked us to watch (CURLMOPT_SOCKETFUNCTION). */
+struct csock {
+	curl_socket_t fd;
+	short events;		/* POLLIN / POLLOUT curl wants */
+};
+
+#define LOOP_SPARE_EASY 32
+
 struct loop {
 	CURLM *multi;			/* every transfer in flight */
 	struct watch *watches;		/* our descriptors */
 	size_t nwatches, capwatches;
+	struct csock *csocks;		/* curl's descriptors */
+	size_t ncsocks, capcsocks;
+	int64_t curl_when;		/* curl's timeout, absolute loop_now() ms; -1: none */
+	struct pollfd *pfds;		/* scratch for poll(): watches, then curl's */
+	size_t cappfds;
+	CURL *spare[LOOP_SPARE_EASY];	/* reset easy handles kept for reuse */
+	size_t nspare;
 	struct loop_timer **heap;	/* min-heap on (when, seq) */
 	size_t nheap, capheap;
 	uint64_t seq;
@@ -56,17 +71,68 @@ static void *xrealloc(void *p, size_t n)
 	return p;
 }
 
+/* --- curl's sockets and timer (curl_multi_socket_action) --- */
+
+static struct csock *find_csock(struct loop *l, curl_socket_t fd)
+{
+	size_t i;
+
+	for (i = 0; i < l->ncsocks; i++)
+		if (l->csocks[i].fd == fd)
+			return &l->csocks[i];
+	return NULL;
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp)
+{
+	struct loop *l = ud;
+	struct csock *c = find_csock(l, fd);
+
+	(void)easy;
+	(void)sockp;
+	if (what == CURL_POLL_REMOVE) {
+		if (c)
+			*c = l->csocks[--l->ncsocks];
+		return 0;
+	}
+	if (!c) {
+		if (l->ncsocks == l->capcsocks) {
+			l->capcsocks = l->capcsocks ? l->capcsocks * 2 : 8;
+			l->csocks = xrealloc(l->csocks, l->capcsocks * sizeof(*l->csocks));
+		}
+		c = &l->csocks[l->ncsocks++];
+		c->fd = fd;
+	}
+	c->events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
+			    ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+	return 0;
+}
+
+static int on_curl_timer(CURLM *multi, long ms, void *ud)
+{
+	struct loop *l = ud;
+
+	(void)multi;
+	l->curl_when = ms < 0 ? -1 : loop_now() + ms;
+	return 0;
+}
+
 struct loop *loop_new(void)
 {
 	struct loop *l = calloc(1, sizeof(*l));
 
 	if (!l)
 		abort();
+	l->curl_when = -1;
 	l->multi = curl_multi_init();
 	if (!l->multi) {
 		free(l);
 		return NULL;
 	}
+	curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
+	curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
 	return l;
 }
 
@@ -81,6 +147,10 @@ void loop_free(struct loop *l)
 	free(l->heap);
 	free(l->watches);
 	curl_multi_cleanup(l->multi);
+	while (l->nspare)
+		curl_easy_cleanup(l->spare[--l->nspare]);
+	free(l->csocks);
+	free(l->pfds);
 	free(l);
 }
 
@@ -235,6 +305,25 @@ static void run_timers(struct loop *l)
 
 /* --- transfers --- */
 
+CURL *loop_easy_get(struct loop *l)
+{
+	if (l->nspare)
+		return l->spare[--l->nspare];
+	return curl_easy_init();
+}
+
+void loop_easy_put(struct loop *l, CURL *easy)
+{
+	if (!easy)
+		return;
+	/* Every option back to its default: no pointer into the last owner's memory. */
+	curl_easy_reset(easy);
+	if (l->nspare < LOOP_SPARE_EASY)
+		l->spare[l->nspare++] = easy;
+	else
+		curl_easy_cleanup(easy);
+}
+
 int loop_xfer_add(struct loop *l, CURL *easy, loop_xfer_cb cb, void *arg)
 {
 	struct xfer *x = calloc(1, sizeof(*x));
@@ -289,85 +378,144 @@ static void finish_transfers(struct loop *l)
 
 static int next_timeout(struct loop *l)
 {
-	int64_t d;
+	int64_t now, d = 60000;
 
-	if (!l->nheap)
+	if (!l->nheap && l->curl_when < 0)
 		return 60000;
-	d = l->heap[0]->when - loop_now();
+	now = loop_now();
+	if (l->nheap)
+		d = l->heap[0]->when - now;
+	if (l->curl_when >= 0 && l->curl_when - now < d)
+		d = l->curl_when - now;
 	if (d < 0)
 		return 0;
 	return d > 60000 ? 60000 : (int)d;
 }
 
-static void dispatch_io(struct loop *l, struct curl_waitfd *w, size_t n)
+/* Lets curl act on its expired timer; 0 or -1 when the multi handle failed. */
+static int curl_timeout(struct loop *l)
 {
-	size_t i;
-
-	for (i = 0; i < n && !l->stop; i++) {
-		struct watch *cur;
-		short rev = w[i].revents;
-
-		if (!rev)
-			continue;
-		/* An earlier callback may have removed or replaced this watch. */
-		cur = find_watch(l, w[i].fd);
-		if (cur)
-			cur->cb(cur->fd, rev, cur->arg);
-	}
-}
-
-static int loop_once(struct loop *l, struct curl_waitfd **w, size_t *capw, int max_ms)
-{
-	size_t i, n = l->nwatches;
-	int timeout = next_timeout(l);
+	int running;
 	CURLMcode mc;
 
-	if (n > *capw) {
-		*capw = n;
-		*w = xrealloc(*w, n * sizeof(**w));
-	}
-	for (i = 0; i < n; i++) {
-		(*w)[i].fd = l->watches[i].fd;
-		(*w)[i].events = l->watches[i].events;
-		(*w)[i].revents = 0;
-	}
-	if (max_ms >= 0 && max_ms < timeout)
-		timeout = max_ms;
-	mc = curl_multi_poll(l->multi, *w, (unsigned int)n, timeout, NULL);
+	if (l->curl_when < 0 || l->curl_when > loop_now())
+		return 0;
+	l->curl_when = -1;
+	mc = curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	if (mc != CURLM_OK) {
 		log_error("event loop: %s", curl_multi_strerror(mc));
 		return -1;
 	}
-	dispatch_io(l, *w, n);
+	l->running = running;
+	return 0;
+}
+
+static int curl_event(struct loop *l, curl_socket_t fd, short rev)
+{
+	int running, mask = 0;
+	CURLMcode mc;
+
+	/* An earlier event may have made curl drop (and close) this socket. */
+	if (!find_csock(l, fd))
+		return 0;
+	if (rev & (POLLIN | POLLHUP))
+		mask |= CURL_CSELECT_IN;
+	if (rev & POLLOUT)
+		mask |= CURL_CSELECT_OUT;
+	if (rev & (POLLERR | POLLNVAL))
+		mask |= CURL_CSELECT_ERR;
+	mc = curl_multi_socket_action(l->multi, fd, mask, &running);
+	if (mc != CURLM_OK && mc != CURLM_BAD_SOCKET) {
+		log_error("event loop: %s", curl_multi_strerror(mc));
+		return -1;
+	}
+	l->running = running;
+	return 0;
+}
+
+/*
+ * One turn: one poll() over our descriptors and curl's, then curl's events,
+ * finished transfers, our descriptors' callbacks and expired timers. A
+ * transfer added by a callback starts (curl's 0 ms timer) before the next
+ * poll, without a poll of its own.
+ */
+static int loop_once(struct loop *l, int max_ms)
+{
+	size_t i, nw, n;
+	int timeout, rc;
+
+	if (curl_timeout(l))
+		return -1;
+	finish_transfers(l);
 	if (l->stop)
 		return 0;
-	curl_multi_perform(l->multi, &l->running);
+	nw = l->nwatches;
+	n = nw + l->ncsocks;
+	if (n > l->cappfds) {
+		l->cappfds = n;
+		l->pfds = xrealloc(l->pfds, n * sizeof(*l->pfds));
+	}
+	for (i = 0; i < nw; i++) {
+		l->pfds[i].fd = l->watches[i].fd;
+		l->pfds[i].events = l->watches[i].events;
+		l->pfds[i].revents = 0;
+	}
+	for (i = 0; i < l->ncsocks; i++) {
+		l->pfds[nw + i].fd = l->csocks[i].fd;
+		l->pfds[nw + i].events = l->csocks[i].events;
+		l->pfds[nw + i].revents = 0;
+	}
+	timeout = next_timeout(l);
+	if (max_ms >= 0 && max_ms < timeout)
+		timeout = max_ms;
+	rc = poll(l->pfds, (nfds_t)n, timeout);
+	if (rc < 0) {
+		if (errno == EINTR)
+			return 0;
+		log_error("event loop: poll: %s", strerror(errno));
+		return -1;
+	}
+	/* curl's events first: its callbacks only touch l->csocks. */
+	for (i = nw; i < n && rc > 0; i++) {
+		if (!l->pfds[i].revents)
+			continue;
+		if (curl_event(l, l->pfds[i].fd, l->pfds[i].revents))
+			return -1;
+	}
+	if (curl_timeout(l))
+		return -1;
 	finish_transfers(l);
+	/* Then ours; fd and events are copied out before each callback. */
+	for (i = 0; i < nw && !l->stop; i++) {
+		struct watch *cur;
+		short rev = l->pfds[i].revents;
+		int fd = l->pfds[i].fd;
+
+		if (!rev)
+			continue;
+		/* An earlier callback may have removed or replaced this watch. */
+		cur = find_watch(l, fd);
+		if (cur)
+			cur->cb(cur->fd, rev, cur->arg);
+	}
+	if (l->stop)
+		return 0;
 	run_timers(l);
 	return 0;
 }
 
 int loop_run(struct loop *l)
 {
-	struct curl_waitfd *w = NULL;
-	size_t capw = 0;
 	int rc = 0;
 
 	l->stop = 0;
 	while (!l->stop && rc == 0)
-		rc = loop_once(l, &w, &capw, -1);
-	free(w);
+		rc = loop_once(l, -1);
 	return rc;
 }
 
 int loop_run_once(struct loop *l, int max_ms)
 {
-	struct curl_waitfd *w = NULL;
-	size_t capw = 0;
-	int rc;
-
 	l->stop = 0;
-	rc = loop_once(l, &w, &capw, max_ms);
-	free(w);
-	return rc;
+	return loop_once(l, max_ms);
 }
