@@ -48,6 +48,17 @@ void json_free(struct json *j);
  */
 int json_parse(struct json *j, const char *js, size_t len);
 
+/*
+ * The same check in one pass, tokenizing only values at most maxdepth deep
+ * (the document is depth 0, its members or elements 1, theirs 2...). A
+ * container at maxdepth is one token of size 0: its contents are checked but
+ * not tokenized, so json_get() finds nothing in it. For messages mcpmux
+ * forwards as they came and reads only near the top of (a tools/call
+ * result): no jsmn pass over a result of many megabytes. Tokens are laid out
+ * as jsmn's, so every function below works on them.
+ */
+int json_parse_top(struct json *j, const char *js, size_t len, int maxdepth);
+
 /* The same grammar check alone, without tokens. Returns 0 when valid. */
 int json_validate(const char *js, size_t len);
 

@@ -4,6 +4,7 @@
 #include "json.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,19 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
+/*
+ * The high bit set in each byte of w that is '"', '\\', a control character
+ * or not ASCII: what ends a run of plain string bytes. The borrow tricks can
+ * also flag a byte above a flagged one, never below: the lowest flag is exact.
+ */
+static uint64_t word_special(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+
+	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) & high;
+}
+
 /* s[*pi] is the opening quote; on success *pi is just past the closing one. */
 static int scan_string(const char *s, size_t *pi, size_t n)
 {
@@ -73,11 +87,23 @@ static int scan_string(const char *s, size_t *pi, size_t n)
 
 	while (i < n) {
 		unsigned char c;
+		uint64_t w, m = 0;
 
-		/* Plain ASCII is most of any string: skip it without the UTF-8 check. */
-		while (i < n && (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x80 &&
-		       s[i] != '"' && s[i] != '\\')
-			i++;
+		/* Plain ASCII is most of any string: skip it 8 bytes at a time
+		   (little-endian: the lowest flagged byte is the first). */
+		while (i + 8 <= n) {
+			memcpy(&w, s + i, 8);
+			m = word_special(w);
+			if (m)
+				break;
+			i += 8;
+		}
+		if (m && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+			i += (size_t)__builtin_ctzll(m) >> 3;
+		else
+			while (i < n && (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x80 &&
+			       s[i] != '"' && s[i] != '\\')
+				i++;
 		if (i >= n)
 			break;
 		c = (unsigned char)s[i];
@@ -90,19 +116,21 @@ static int scan_string(const char *s, size_t *pi, size_t n)
 		if (c == '\\') {
 			if (++i >= n)
 				return -1;
-			if (s[i] == 'u') {
+			switch (s[i]) {
+			case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+				i++;
+				continue;
+			case 'u':
 				if (n - i < 5)
 					return -1;
 				for (k = 1; k <= 4; k++)
 					if (hexval(s[i + k]) < 0)
 						return -1;
 				i += 5;
-			} else if (strchr("\"\\/bfnrt", s[i]) && s[i]) {
-				i++;
-			} else {
+				continue;
+			default:
 				return -1;
 			}
-			continue;
 		}
 		len = utf8_seq((const unsigned char *)s + i, n - i);
 		if (!len)
@@ -160,28 +188,119 @@ static int scan_literal(const char *s, size_t *pi, size_t n, const char *lit)
 	return 0;
 }
 
-/* Scans a scalar, or opens a container; returns 1 when a container opened. */
-static int scan_value(const char *s, size_t *pi, size_t n, char *stack, int *depth)
+/*
+ * The parse state that emits tokens as the grammar is checked (see
+ * json_parse_top). Token layout is jsmn's with JSMN_PARENT_LINKS: a key has
+ * size 1 and is its value's parent; an object's size counts its keys.
+ */
+struct scan {
+	struct json *j;		/* where tokens go, or NULL: check only */
+	int maxdepth;		/* deeper values are not tokenized */
+	int depth;		/* open containers */
+	char open[JSON_MAX_DEPTH];	/* '{' or '[' per open container */
+	int ctok[JSON_MAX_DEPTH];	/* its token, or -1 */
+	int key[JSON_MAX_DEPTH];	/* an object's current key token, or -1 */
+};
+
+static int tok_add(struct json *j, jsmntype_t type, size_t start, size_t end, int parent)
 {
-	switch (s[*pi]) {
+	jsmntok_t *t;
+
+	if ((unsigned int)j->ntok == j->cap) {
+		j->cap = j->cap ? j->cap * 2 : 64;
+		j->tok = realloc(j->tok, j->cap * sizeof(*j->tok));
+		if (!j->tok)
+			abort();
+	}
+	t = &j->tok[j->ntok];
+	t->type = type;
+	t->start = (int)start;
+	t->end = (int)end;
+	t->size = 0;
+	t->parent = parent;
+	return j->ntok++;
+}
+
+/* A value starts at s[i] (already known to be in the grammar's place): its token. */
+static int value_token(struct scan *sc, jsmntype_t type, size_t start, size_t end)
+{
+	struct json *j = sc->j;
+	int d = sc->depth, parent = -1;
+
+	if (!j || d > sc->maxdepth)
+		return -1;
+	if (d > 0) {
+		parent = sc->open[d - 1] == '{' ? sc->key[d - 1] : sc->ctok[d - 1];
+		if (sc->open[d - 1] == '{')
+			j->tok[parent].size = 1;
+		else
+			j->tok[parent].size++;
+	}
+	return tok_add(j, type, start, end, parent);
+}
+
+/* Scans a scalar, or opens a container; returns 1 when a container opened. */
+static int scan_value(const char *s, size_t *pi, size_t n, struct scan *sc)
+{
+	size_t st = *pi;
+	int r, t;
+
+	switch (s[st]) {
 	case '{':
 	case '[':
-		if (*depth >= JSON_MAX_DEPTH)
+		if (sc->depth >= JSON_MAX_DEPTH)
 			return -1;
-		stack[(*depth)++] = s[*pi];
+		t = value_token(sc, s[st] == '{' ? JSMN_OBJECT : JSMN_ARRAY, st, st);
+		sc->open[sc->depth] = s[st];
+		sc->ctok[sc->depth] = t;
+		sc->key[sc->depth] = -1;
+		sc->depth++;
 		(*pi)++;
 		return 1;
 	case '"':
-		return scan_string(s, pi, n);
+		r = scan_string(s, pi, n);
+		if (r == 0)
+			value_token(sc, JSMN_STRING, st + 1, *pi - 1);
+		return r;
 	case 't':
-		return scan_literal(s, pi, n, "true");
+		r = scan_literal(s, pi, n, "true");
+		break;
 	case 'f':
-		return scan_literal(s, pi, n, "false");
+		r = scan_literal(s, pi, n, "false");
+		break;
 	case 'n':
-		return scan_literal(s, pi, n, "null");
+		r = scan_literal(s, pi, n, "null");
+		break;
 	default:
-		return scan_number(s, pi, n);
+		r = scan_number(s, pi, n);
+		break;
 	}
+	if (r == 0)
+		value_token(sc, JSMN_PRIMITIVE, st, *pi);
+	return r;
+}
+
+/* An object key at s[*pi]. */
+static int scan_key(const char *s, size_t *pi, size_t n, struct scan *sc)
+{
+	size_t st = *pi;
+	int d = sc->depth;
+
+	if (s[st] != '"' || scan_string(s, pi, n))
+		return -1;
+	if (sc->j && d <= sc->maxdepth) {
+		sc->key[d - 1] = tok_add(sc->j, JSMN_STRING, st + 1, *pi - 1, sc->ctok[d - 1]);
+		sc->j->tok[sc->ctok[d - 1]].size++;
+	}
+	return 0;
+}
+
+static void close_container(struct scan *sc, size_t end)
+{
+	int t = sc->ctok[--sc->depth];
+
+	if (t >= 0)
+		sc->j->tok[t].end = (int)end;
 }
 
 enum vstate {
@@ -191,35 +310,35 @@ enum vstate {
 	V_AFTER		/* after a value: ',' or a close, or the end */
 };
 
-int json_validate(const char *s, size_t n)
+/* The grammar check, one pass; tokens too when sc->j is set. */
+static int scan_doc(const char *s, size_t n, struct scan *sc)
 {
-	char stack[JSON_MAX_DEPTH];
-	int depth = 0, r;
+	int r;
 	enum vstate st = V_VALUE;
 	size_t i = 0;
 
+	sc->depth = 0;
 	for (;;) {
 		i = skip_ws(s, i, n);
-		if (st == V_AFTER && depth == 0)
+		if (st == V_AFTER && sc->depth == 0)
 			return i == n ? 0 : -1;
 		if (i >= n)
 			return -1;
 		switch (st) {
 		case V_FIRST:
-			if (s[i] == (stack[depth - 1] == '{' ? '}' : ']')) {
-				i++;
-				depth--;
+			if (s[i] == (sc->open[sc->depth - 1] == '{' ? '}' : ']')) {
+				close_container(sc, ++i);
 				st = V_AFTER;
 				break;
 			}
-			if (stack[depth - 1] == '[') {
+			if (sc->open[sc->depth - 1] == '[') {
 				st = V_VALUE;
 				break;
 			}
 			/* an object's first key */
 			__attribute__((fallthrough));
 		case V_KEY:
-			if (s[i] != '"' || scan_string(s, &i, n))
+			if (scan_key(s, &i, n, sc))
 				return -1;
 			i = skip_ws(s, i, n);
 			if (i >= n || s[i] != ':')
@@ -228,7 +347,7 @@ int json_validate(const char *s, size_t n)
 			st = V_VALUE;
 			break;
 		case V_VALUE:
-			r = scan_value(s, &i, n, stack, &depth);
+			r = scan_value(s, &i, n, sc);
 			if (r < 0)
 				return -1;
 			st = r ? V_FIRST : V_AFTER;
@@ -236,16 +355,42 @@ int json_validate(const char *s, size_t n)
 		case V_AFTER:
 			if (s[i] == ',') {
 				i++;
-				st = stack[depth - 1] == '{' ? V_KEY : V_VALUE;
-			} else if (s[i] == (stack[depth - 1] == '{' ? '}' : ']')) {
-				i++;
-				depth--;
+				st = sc->open[sc->depth - 1] == '{' ? V_KEY : V_VALUE;
+			} else if (s[i] == (sc->open[sc->depth - 1] == '{' ? '}' : ']')) {
+				close_container(sc, ++i);
 			} else {
 				return -1;
 			}
 			break;
 		}
 	}
+}
+
+int json_validate(const char *s, size_t n)
+{
+	struct scan sc;
+
+	sc.j = NULL;
+	sc.maxdepth = 0;
+	return scan_doc(s, n, &sc);
+}
+
+int json_parse_top(struct json *j, const char *js, size_t len, int maxdepth)
+{
+	struct scan sc;
+
+	j->js = js;
+	j->len = len;
+	j->ntok = 0;
+	if (len > 0x7fffffffu)
+		return -1;
+	sc.j = j;
+	sc.maxdepth = maxdepth;
+	if (scan_doc(js, len, &sc)) {
+		j->ntok = 0;
+		return -1;
+	}
+	return 0;
 }
 
 void json_init(struct json *j)

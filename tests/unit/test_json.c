@@ -25,11 +25,19 @@ static void check_docs(const struct doc *d, size_t count, int want_valid)
 	size_t k;
 
 	for (k = 0; k < count; k++) {
-		int r = json_validate(d[k].s, d[k].n);
+		int r = json_validate(d[k].s, d[k].n), depth;
+		struct json j;
 
 		if ((r == 0) != want_valid)
 			fail_msg("json_validate(#%zu \"%.*s\") = %d, wanted %s", k,
 				 (int)d[k].n, d[k].s, r, want_valid ? "valid" : "invalid");
+		/* The tokenizing pass checks the same grammar at any depth. */
+		json_init(&j);
+		for (depth = 0; depth <= 3; depth++)
+			if ((json_parse_top(&j, d[k].s, d[k].n, depth) == 0) != want_valid)
+				fail_msg("json_parse_top(#%zu \"%.*s\", %d) disagrees with json_validate",
+					 k, (int)d[k].n, d[k].s, depth);
+		json_free(&j);
 	}
 }
 
@@ -697,6 +705,159 @@ static void test_json_string_empty_is_terminated(void **state)
 	json_free(&j);
 }
 
+/* A random document: nested values, escapes, UTF-8, white space. */
+static void gen_value(struct buf *b, int depth, unsigned int *seed)
+{
+	static const char *const strs[] = {
+		"", "a", "plain text", "esc \\\" \\\\ \\/ \\b \\f \\n \\r \\t", "\\u00e9\\ud83d\\ude00",
+		"caf\xc3\xa9", "\xe2\x80\xa8 line sep", "\xf0\x9f\x98\x80 emoji", "0123456789abcdefghij",
+		"\x7f del",
+	};
+	static const char *const prims[] = { "0", "-1", "3.25", "1e9", "-0.5E-2", "true", "false", "null" };
+	static const char *const ws[] = { "", " ", "\n", "\t \r\n" };
+	int k = rand_r(seed) % (depth > 5 ? 3 : 5), n, i;
+
+	buf_puts(b, ws[rand_r(seed) % 4]);
+	switch (k) {
+	case 0:
+		buf_printf(b, "\"%s\"", strs[rand_r(seed) % COUNT(strs)]);
+		break;
+	case 1:
+	case 2:
+		buf_puts(b, prims[rand_r(seed) % COUNT(prims)]);
+		break;
+	case 3:
+		n = rand_r(seed) % 5;
+		buf_putc(b, '[');
+		for (i = 0; i < n; i++) {
+			if (i)
+				buf_putc(b, ',');
+			gen_value(b, depth + 1, seed);
+		}
+		buf_putc(b, ']');
+		break;
+	default:
+		n = rand_r(seed) % 5;
+		buf_putc(b, '{');
+		for (i = 0; i < n; i++) {
+			if (i)
+				buf_putc(b, ',');
+			buf_printf(b, "%s\"%s%d\"%s:", ws[rand_r(seed) % 4],
+				   strs[rand_r(seed) % COUNT(strs)], i, ws[rand_r(seed) % 4]);
+			gen_value(b, depth + 1, seed);
+		}
+		buf_putc(b, '}');
+		break;
+	}
+	buf_puts(b, ws[rand_r(seed) % 4]);
+}
+
+/* json_parse_top() at full depth gives exactly jsmn's tokens. */
+static void test_parse_top_matches_jsmn(void **state)
+{
+	unsigned int seed = 20261121;
+	struct json a, t;
+	struct buf b = BUF_INIT;
+	int k, i;
+
+	(void)state;
+	json_init(&a);
+	json_init(&t);
+	for (k = 0; k < 3000; k++) {
+		buf_reset(&b);
+		gen_value(&b, 0, &seed);
+		assert_int_equal(json_parse(&a, b.data, b.len), 0);
+		assert_int_equal(json_parse_top(&t, b.data, b.len, JSON_MAX_DEPTH), 0);
+		if (a.ntok != t.ntok)
+			fail_msg("doc %d: %d tokens from jsmn, %d from json_parse_top: %s",
+				 k, a.ntok, t.ntok, b.data);
+		for (i = 0; i < a.ntok; i++)
+			if (a.tok[i].type != t.tok[i].type || a.tok[i].start != t.tok[i].start ||
+			    a.tok[i].end != t.tok[i].end || a.tok[i].size != t.tok[i].size ||
+			    a.tok[i].parent != t.tok[i].parent)
+				fail_msg("doc %d token %d: jsmn {%d %d %d %d %d}, json_parse_top {%d %d %d %d %d}: %s",
+					 k, i, a.tok[i].type, a.tok[i].start, a.tok[i].end, a.tok[i].size,
+					 a.tok[i].parent, t.tok[i].type, t.tok[i].start, t.tok[i].end,
+					 t.tok[i].size, t.tok[i].parent, b.data);
+	}
+	buf_free(&b);
+	json_free(&a);
+	json_free(&t);
+}
+
+/* The 8-bytes-at-a-time string scan: what ends a plain run, at every offset. */
+static void test_string_scan_offsets(void **state)
+{
+	static const struct {
+		const char *mid;
+		int valid;
+	} cases[] = {
+		{ "\x7f", 1 }, { "\xc3\xa9", 1 }, { "\\n", 1 }, { "\\u0041", 1 }, { "~", 1 },
+		{ " ", 1 }, { "\x1f", 0 }, { "\x01", 0 }, { "\xff", 0 }, { "\xc3", 0 },
+		{ "\\", 0 }, { "\\x", 0 }, { "\"", 0 }, { "\x80", 0 }, { "\xed\xa0\x80", 0 },
+	};
+	char doc[64];
+	size_t c, pre, post;
+
+	(void)state;
+	for (c = 0; c < COUNT(cases); c++)
+		for (pre = 0; pre <= 17; pre++)
+			for (post = 0; post <= 17; post++) {
+				size_t n = 0, m = strlen(cases[c].mid);
+
+				doc[n++] = '"';
+				memset(doc + n, 'a', pre);
+				n += pre;
+				memcpy(doc + n, cases[c].mid, m);
+				n += m;
+				memset(doc + n, 'z', post);
+				n += post;
+				doc[n++] = '"';
+				if ((json_validate(doc, n) == 0) != cases[c].valid)
+					fail_msg("case %zu (pre %zu, post %zu): wanted %s", c, pre, post,
+						 cases[c].valid ? "valid" : "invalid");
+			}
+}
+
+/* Shallow tokens: the envelope of a tools/call reply, not its content. */
+static void test_parse_top_shallow(void **state)
+{
+	static const char doc[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"x\"}],"
+		"\"isError\":true,\"structuredContent\":{\"a\":{\"b\":1}}}}";
+	static const char bad[] = "{\"id\":1,\"result\":{\"content\":[{\"text\":\"\\q\"}]}}";
+	struct json j;
+	long long id;
+	int res, content, sc;
+	size_t s, e;
+
+	(void)state;
+	json_init(&j);
+	assert_int_equal(json_parse_top(&j, doc, sizeof(doc) - 1, 2), 0);
+	assert_int_equal(json_int(&j, json_get(&j, 0, "id"), &id), 0);
+	assert_int_equal(id, 7);
+	res = json_get(&j, 0, "result");
+	assert_int_equal(json_type(&j, res), JSMN_OBJECT);
+	assert_int_equal(json_size(&j, res), 3);
+	assert_true(json_is_true(&j, json_get(&j, res, "isError")));
+	content = json_get(&j, res, "content");
+	assert_int_equal(json_type(&j, content), JSMN_ARRAY);
+	assert_int_equal(json_size(&j, content), 0);
+	json_span(&j, content, &s, &e);
+	assert_int_equal(e - s, strlen("[{\"type\":\"text\",\"text\":\"x\"}]"));
+	assert_memory_equal(doc + s, "[{\"type\":\"text\",\"text\":\"x\"}]", e - s);
+	sc = json_get(&j, res, "structuredContent");
+	assert_int_equal(json_type(&j, sc), JSMN_OBJECT);
+	assert_int_equal(json_get(&j, sc, "a"), -1);
+	/* 1 root + 3 keys + 3 values + 3 keys + 3 values */
+	assert_int_equal(j.ntok, 13);
+	assert_int_equal(json_next(&j, 0), 13);
+	/* Below the depth nothing is tokenized, but everything is checked. */
+	assert_int_equal(json_parse_top(&j, bad, sizeof(bad) - 1, 2), -1);
+	assert_int_equal(json_type(&j, 0), JSMN_UNDEFINED);
+	json_free(&j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +878,9 @@ int main(void)
 		cmocka_unit_test(test_escape_round_trip),
 		cmocka_unit_test(test_large_array),
 		cmocka_unit_test(test_json_string_empty_is_terminated),
+		cmocka_unit_test(test_parse_top_matches_jsmn),
+		cmocka_unit_test(test_string_scan_offsets),
+		cmocka_unit_test(test_parse_top_shallow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
