@@ -61,6 +61,15 @@ struct up_req;
 typedef void (*up_reply_cb)(struct upstream *up, const char *msg, size_t n,
 			    const struct json *j, const char *err, void *arg);
 
+/*
+ * From inside a reply callback: when msg is the whole body of an HTTP
+ * response (not an event of a stream), moves that buffer into `into` (freed
+ * first) and returns 0; msg and j stay valid, the bytes do not move. A big
+ * result is then written to the agent from the buffer it arrived in, with
+ * no second copy. Returns -1, taking nothing, otherwise.
+ */
+int upstream_take_reply(struct upstream *up, const char *msg, struct buf *into);
+
 struct up_events {
 	/* state or tool list changed */
 	void (*changed)(struct upstream *up, void *arg);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "approval.h"
@@ -17,6 +18,8 @@
 #define CLOSE_TIMEOUT_MS 1000
 #define LIST_CHANGED_DELAY_MS 20
 #define OUT_KEEP (1u << 20)	/* output buffer capacity kept between replies */
+#define OUT_HOLD_MIN (64u << 10) /* replies this big are written from their own buffer */
+#define OUT_IOV 16		/* pieces per writev() */
 
 /* A tools/call in flight upstream. */
 struct dcall {
@@ -65,7 +68,9 @@ struct downstream {
 	struct buf in;			/* bytes read, not yet a whole line */
 	size_t scanned;			/* in[0..scanned) holds no newline */
 	int discarding;			/* inside an over-long line */
-	struct buf out;			/* queued output */
+	struct outseg *segs;		/* queued output before `out`, oldest first */
+	struct outseg **segs_tail;
+	struct buf out;			/* queued output, after `segs` */
 	size_t out_off;			/* out[0..out_off) is already written */
 	struct loop_timer *flush;	/* writes `out` at the end of this turn */
 	int out_watch;			/* POLLOUT is being watched */
@@ -98,24 +103,133 @@ static void on_out_ready(int fd, short revents, void *arg)
 	write_out(arg);
 }
 
+/*
+ * A piece of output queued before `out`: bytes p[0..len) (p[0..off) already
+ * written), in memory that `own` holds, or that a later piece owns (a big
+ * reply is written in place from the buffer it arrived in, around its id).
+ */
+struct outseg {
+	struct buf own;		/* freed once the piece is written; may be empty */
+	const char *p;
+	size_t len, off;
+	struct outseg *next;
+};
+
+static int out_pending(const struct downstream *d)
+{
+	return d->segs || d->out_off < d->out.len;
+}
+
+static void segs_free(struct downstream *d)
+{
+	while (d->segs) {
+		struct outseg *g = d->segs;
+
+		d->segs = g->next;
+		buf_free(&g->own);
+		free(g);
+	}
+	d->segs_tail = &d->segs;
+}
+
+/* Queues p[0..len); takes *own (when not NULL) to free once written. */
+static void seg_push(struct downstream *d, struct buf *own, const char *p, size_t len)
+{
+	struct outseg *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		abort();
+	if (own) {
+		g->own = *own;
+		*own = (struct buf)BUF_INIT;
+	}
+	g->p = p;
+	g->len = len;
+	*d->segs_tail = g;
+	d->segs_tail = &g->next;
+}
+
+/*
+ * Queues the message in *body (taken) with body[s..e) replaced by id, and a
+ * newline, without copying the body. Whatever `out` held goes first.
+ */
+static void out_splice(struct downstream *d, struct buf *body, size_t s, size_t e,
+		       const char *id, size_t idn)
+{
+	struct buf idb = BUF_INIT;
+	const char *p = body->data;
+
+	if (d->out_off < d->out.len) {
+		struct buf old = d->out;
+
+		d->out = (struct buf)BUF_INIT;
+		seg_push(d, &old, old.data + d->out_off, old.len - d->out_off);
+		d->out_off = 0;
+	}
+	buf_putc(body, '\n');
+	p = body->data;		/* the newline may have moved it */
+	seg_push(d, NULL, p, s);
+	buf_add(&idb, id, idn);
+	seg_push(d, &idb, idb.data, idb.len);
+	seg_push(d, body, p + e, body->len - e);
+}
+
+/* Marks n more bytes written: the pieces first, then `out`. */
+static void out_advance(struct downstream *d, size_t n)
+{
+	while (d->segs) {
+		struct outseg *g = d->segs;
+		size_t left = g->len - g->off;
+
+		if (n < left) {
+			g->off += n;
+			return;
+		}
+		n -= left;
+		d->segs = g->next;
+		if (!d->segs)
+			d->segs_tail = &d->segs;
+		buf_free(&g->own);	/* a big reply's memory goes back now */
+		free(g);
+	}
+	d->out_off += n;
+}
+
 static void write_out(struct downstream *d)
 {
-	while (d->out_off < d->out.len) {
-		ssize_t w = write(d->out_fd, d->out.data + d->out_off, d->out.len - d->out_off);
+	while (out_pending(d)) {
+		struct iovec iov[OUT_IOV];
+		struct outseg *g;
+		int k = 0;
+		ssize_t w;
 
+		for (g = d->segs; g && k < OUT_IOV - 1; g = g->next) {
+			if (g->off == g->len)
+				continue;	/* empty: out_advance drops it */
+			iov[k].iov_base = (char *)g->p + g->off;
+			iov[k].iov_len = g->len - g->off;
+			k++;
+		}
+		if (!g && d->out_off < d->out.len) {
+			iov[k].iov_base = d->out.data + d->out_off;
+			iov[k].iov_len = d->out.len - d->out_off;
+			k++;
+		}
+		w = k == 1 ? write(d->out_fd, iov[0].iov_base, iov[0].iov_len) : writev(d->out_fd, iov, k);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (w < 0) {
 			/* The agent is gone: nothing more can be said to it. */
+			segs_free(d);
 			buf_reset(&d->out);
 			d->out_off = 0;
 			d->stopping = 1;
 			loop_stop(d->loop);
 			break;
 		}
-		d->out_off += (size_t)w;
+		out_advance(d, (size_t)w);
 	}
 	if (d->out_off == d->out.len) {
 		d->out_off = 0;
@@ -128,10 +242,10 @@ static void write_out(struct downstream *d)
 		buf_consume(&d->out, d->out_off);
 		d->out_off = 0;
 	}
-	if (d->out.len && !d->out_watch) {
+	if (out_pending(d) && !d->out_watch) {
 		loop_io_add(d->loop, d->out_fd, POLLOUT, on_out_ready, d);
 		d->out_watch = 1;
-	} else if (!d->out.len && d->out_watch) {
+	} else if (!out_pending(d) && d->out_watch) {
 		loop_io_del(d->loop, d->out_fd);
 		d->out_watch = 0;
 	}
@@ -145,12 +259,18 @@ static void on_flush(void *arg)
 	write_out(d);
 }
 
-/* Ends a queued message: one line. Output goes out at the end of the turn. */
+/* Output queued: it goes out at the end of the turn. */
+static void end_queued(struct downstream *d)
+{
+	if (!d->flush && !d->out_watch)
+		d->flush = loop_timer_add(d->loop, 0, on_flush, d);
+}
+
+/* Ends a queued message: one line. */
 static void end_message(struct downstream *d)
 {
 	buf_putc(&d->out, '\n');
-	if (!d->flush && !d->out_watch)
-		d->flush = loop_timer_add(d->loop, 0, on_flush, d);
+	end_queued(d);
 }
 
 static void reply_result(struct downstream *d, const char *id, size_t idn, const char *result)
@@ -564,9 +684,9 @@ static void on_call_reply(struct upstream *up, const char *msg, size_t n,
 {
 	struct dcall *c = arg;
 	struct downstream *d = c->d;
+	struct buf body = BUF_INIT;
 	size_t s, e;
 
-	(void)up;
 	if (err) {
 		reply_tool_error(d, c->id, c->id_len, err);
 		dcall_audit(c, "error");
@@ -576,11 +696,17 @@ static void on_call_reply(struct upstream *up, const char *msg, size_t n,
 		dcall_audit(c, res < 0 || json_is_true(j, json_get(j, res, "isError")) ? "error" : "ok");
 		/* Splice: the connector's reply as it came, with the agent's id. */
 		json_span(j, json_get(j, 0, "id"), &s, &e);
-		buf_reserve(&d->out, n + c->id_len + 1);
-		buf_add(&d->out, msg, s);
-		buf_add(&d->out, c->id, c->id_len);
-		buf_add(&d->out, msg + e, n - e);
-		end_message(d);
+		if (n >= OUT_HOLD_MIN && upstream_take_reply(up, msg, &body) == 0) {
+			/* Big: written from the buffer it arrived in, around the id. */
+			out_splice(d, &body, s, e, c->id, c->id_len);
+			end_queued(d);
+		} else {
+			buf_reserve(&d->out, n + c->id_len + 1);
+			buf_add(&d->out, msg, s);
+			buf_add(&d->out, c->id, c->id_len);
+			buf_add(&d->out, msg + e, n - e);
+			end_message(d);
+		}
 	}
 	dcall_free(c);
 }
@@ -1011,6 +1137,7 @@ struct downstream *downstream_new(struct loop *loop, struct mux *m, int in_fd, i
 		abort();
 	ops.arg = d;
 	d->loop = loop;
+	d->segs_tail = &d->segs;
 	d->audit = audit_open(m->cfg->audit_log, err);
 	if (m->cfg->audit_log && !d->audit) {
 		free(d);
@@ -1049,7 +1176,7 @@ static void drain_output(struct downstream *d, int64_t end)
 	int64_t now;
 
 	write_out(d);
-	while (d->out.len && (now = loop_now()) < end) {
+	while (out_pending(d) && (now = loop_now()) < end) {
 		if (poll(&p, 1, (int)(end - now)) <= 0)
 			break;
 		write_out(d);
@@ -1111,6 +1238,7 @@ void downstream_free(struct downstream *d)
 	if (d->changed)
 		loop_timer_cancel(d->loop, d->changed);
 	buf_free(&d->in);
+	segs_free(d);
 	buf_free(&d->out);
 	json_free(&d->j);
 	free(d);

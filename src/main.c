@@ -1,4 +1,5 @@
 /* main.c - command dispatch, common options and process setup. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,14 @@ int main(int argc, char **argv)
 	size_t i;
 
 	log_init();
+#ifdef M_MMAP_THRESHOLD
+	/* Big buffers (a result of megabytes) get their own mapping, whatever
+	   was freed before: growing one moves pages instead of copying bytes,
+	   and freeing it gives the memory back at once. Setting the threshold
+	   turns off glibc's habit of raising it after such a free, which would
+	   put the next big buffer on the heap, copied on growth and kept. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
 	if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
 		print_usage(stdout);
 		return 0;

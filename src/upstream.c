@@ -76,6 +76,7 @@ struct upstream {
 	char proto[16];			/* negotiated protocol version */
 	long long next_id;
 	struct up_req *reqs;		/* every request and message in flight or waiting */
+	struct buf *delivering;		/* the HTTP body a reply callback is reading, or NULL */
 	struct up_tool *tools, *newtools; /* current list; the one being listed */
 	size_t ntools, nnewtools;
 	int pages;
@@ -173,6 +174,17 @@ static void set_error(struct upstream *up, enum up_state st, const char *reason,
 		buf_puts(&up->logged, reason);
 	}
 	notify_changed(up);
+}
+
+int upstream_take_reply(struct upstream *up, const char *msg, struct buf *into)
+{
+	if (!up->delivering || !up->delivering->data || msg != up->delivering->data)
+		return -1;
+	buf_free(into);
+	*into = *up->delivering;
+	*up->delivering = (struct buf)BUF_INIT;
+	up->delivering = NULL;
+	return 0;
 }
 
 /* --- event stream inboxes --- */
@@ -403,10 +415,20 @@ static int handle_message(struct up_req *r, const char *msg, size_t n)
 	int id, method;
 	long long v;
 
-	if (json_parse(j, msg, n) || json_type(j, 0) != JSMN_OBJECT)
+	/* A reply to a call is forwarded as it came and read only near its
+	   top (result.isError): one checking pass, no tokens for its content,
+	   however big. Anything else is tokenized whole. */
+	if (json_parse_top(j, msg, n, r->kind == REQ_USER ? 2 : JSON_MAX_DEPTH) ||
+	    json_type(j, 0) != JSMN_OBJECT)
 		return 0;
 	id = json_get(j, 0, "id");
 	method = json_get(j, 0, "method");
+	if (method >= 0 && r->kind == REQ_USER) {
+		if (json_parse(j, msg, n))
+			return 0;
+		id = json_get(j, 0, "id");
+		method = json_get(j, 0, "method");
+	}
 	if (method >= 0 && id >= 0 && !json_is_null(j, id)) {
 		answer_server_request(up, msg, n, j);
 		return 0;
@@ -561,7 +583,7 @@ static void on_http_done(struct http *h, void *arg)
 	struct up_req *r = arg;
 	struct upstream *up = r->up;
 	struct buf err = BUF_INIT;
-	int ok = h->result == CURLE_OK && !h->too_big;
+	int ok = h->result == CURLE_OK && !h->too_big, done;
 
 	if (r->kind == REQ_POST) {
 		req_free(r);
@@ -639,7 +661,10 @@ static void on_http_done(struct http *h, void *arg)
 	if (ok && h->status == 200 && !h->streaming) {
 		if (h->body.len)
 			one_line_all(h->body.data, h->body.len);
-		if (handle_message(r, buf_str(&h->body), h->body.len))
+		up->delivering = &h->body;
+		done = handle_message(r, buf_str(&h->body), h->body.len);
+		up->delivering = NULL;
+		if (done)
 			return;	/* req_finish freed r */
 		buf_puts(&err, json_validate(buf_str(&h->body), h->body.len) ?
 			 "invalid JSON in the response" : "no JSON-RPC response to the request");

@@ -198,3 +198,19 @@ export const ODD_NAMES = [
   `${'m'.repeat(41)}_exactly`, // 49 characters: fits, kept as is
   `${'n'.repeat(42)}_exactly`, // 50 characters: one too many
 ];
+
+/**
+ * n UTF-16 code units of text that JSON must escape in places: quotes,
+ * backslashes, newlines, U+2028, and non-ASCII (é, 😀) between runs of
+ * ASCII of varying length. The same n always gives the same text.
+ */
+export function blobText(n) {
+  const parts = [];
+  let len = 0;
+  for (let i = 0; len < n; i++) {
+    const p = `line ${i} ${'x'.repeat(i % 37)} "q" \\ é 😀\u2028\n`;
+    parts.push(p);
+    len += p.length;
+  }
+  return parts.join('').slice(0, n);
+}

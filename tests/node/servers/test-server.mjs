@@ -16,6 +16,9 @@
 //   --tools-count N   N extra trivial tools t0..t{N-1}
 //   --page-size K     tools/list returns K tools per page with nextCursor
 //   --delay-init MS   answer initialize requests only after MS milliseconds
+//   --blob-tool       add a tool `blob` {bytes}: a text result of that many
+//                     characters (fixtures.mjs blobText: quotes, backslashes,
+//                     newlines, non-ASCII)
 //   --odd-names       add tools whose names mcpmux must rewrite: dots,
 //                     non-ASCII, a clash after rewriting, names too long for
 //                     the 64-character budget (each returns its own name)
@@ -54,7 +57,7 @@ import {
   ListToolsRequestSchema,
   McpError,
 } from '@modelcontextprotocol/sdk/types.js';
-import { bigSchema, ODD_NAMES, richResult, RICH_OUTPUT_SCHEMA } from './fixtures.mjs';
+import { bigSchema, blobText, ODD_NAMES, richResult, RICH_OUTPUT_SCHEMA } from './fixtures.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -66,6 +69,7 @@ const { values: opts } = parseArgs({
     'page-size': { type: 'string', default: '0' },
     'delay-init': { type: 'string', default: '0' },
     'odd-names': { type: 'boolean', default: false },
+    'blob-tool': { type: 'boolean', default: false },
     'require-token': { type: 'string' },
     'auth-header': { type: 'string', default: 'Authorization' },
     'auth-scheme': { type: 'string', default: 'Bearer' },
@@ -153,6 +157,13 @@ const TOOLS = [
     inputSchema: bigSchema(),
   },
 ];
+if (opts['blob-tool']) {
+  TOOLS.push({
+    name: 'blob',
+    description: 'A text result of `bytes` characters.',
+    inputSchema: { type: 'object', properties: { bytes: { type: 'number' } }, required: ['bytes'] },
+  });
+}
 for (let i = 0; i < TOOLS_COUNT; i++) {
   TOOLS.push({
     name: `t${i}`,
@@ -226,6 +237,9 @@ async function callTool(req, extra) {
       return richResult();
     case 'big_schema':
       return text(`big_schema got ${Object.keys(args).length} arguments`);
+    case 'blob':
+      if (opts['blob-tool']) return text(blobText(Number(args.bytes)));
+      throw new McpError(ErrorCode.InvalidParams, 'Unknown tool: blob');
     default: {
       const m = /^t(\d+)$/.exec(name);
       if (m && Number(m[1]) < TOOLS_COUNT) return text(name);
