@@ -8,6 +8,8 @@
 
 #include <sodium.h>
 
+#define HTTP_PRESIZE_MAX (32u << 20)
+
 static char *xstrndup(const char *s, size_t n)
 {
 	char *p = strndup(s, n);
@@ -49,11 +51,12 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 		return 0;
 	}
 	if (!h->body.cap) {
-		/* A declared length sizes the buffer once: no growth, no copies. */
+		/* A declared length sizes the buffer once: no growth, no copies.
+		   Only up to HTTP_PRESIZE_MAX: a server's word is not memory. */
 		curl_off_t cl = -1;
 
 		curl_easy_getinfo(h->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-		if (cl > 0 && cl <= HTTP_MAX_BODY)
+		if (cl > 0 && cl <= HTTP_PRESIZE_MAX)
 			buf_reserve(&h->body, (size_t)cl + 1);
 	}
 	buf_add(&h->body, p, n);
