@@ -18,6 +18,7 @@ const BIN = path.join(BENCH_DIR, 'node_modules', '.bin');
 export const MCP_REMOTE = path.join(BIN, 'mcp-remote');
 export const SUPERGATEWAY = path.join(BIN, 'supergateway');
 export const SERVER = path.join(BENCH_DIR, 'server.mjs');
+export const STDIO_FLOOR = path.join(BENCH_DIR, 'stdio-floor.mjs');
 
 // ------------------------------------------------------------ bookkeeping
 
@@ -148,6 +149,34 @@ export function treeHwmKiB(pid) {
   return kib;
 }
 
+/**
+ * Private memory (USS: Private_Clean + Private_Dirty), Pss and Private_Dirty
+ * alone of a process tree, in KiB, from /proc/PID/smaps_rollup: RSS counts
+ * every resident page of the shared libraries a process maps (libcurl's TLS
+ * stack for mcpmux), USS only the pages no other process maps right now (a
+ * library's clean pages too, while nothing else maps it), PSS its share of
+ * every page. Values at the moment of reading, not peaks.
+ */
+export function treeSmapsKiB(pid) {
+  let uss = 0;
+  let pss = 0;
+  let dirty = 0;
+  for (const p of treePids(pid)) {
+    let s;
+    try {
+      s = fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+    } catch {
+      continue; // gone
+    }
+    const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? 0);
+    const d = field('Private_Dirty');
+    uss += field('Private_Clean') + d;
+    pss += field('Pss');
+    dirty += d;
+  }
+  return { uss, pss, dirty };
+}
+
 // ------------------------------------------------------------ upstream server
 
 /**
@@ -234,6 +263,13 @@ export const PROXIES = {
     short: 'floor',
     stdio: null,
   },
+  'stdio-floor': {
+    label: 'stdio floor (no proxy)',
+    short: 'stdio floor',
+    // Not a proxy: bench/stdio-floor.mjs answers from memory, no upstream. What
+    // the SDK client's stdio transport costs by itself, for every stdio row.
+    stdio: () => ({ command: process.execPath, args: [STDIO_FLOOR, '--big-mib', '5'] }),
+  },
   mcpmux: {
     label: 'mcpmux',
     short: 'mcpmux',
@@ -254,6 +290,13 @@ export const PROXIES = {
     stdio: (url) => ({ command: process.execPath, args: [SUPERGATEWAY, '--streamableHttp', url, '--logLevel', 'none'] }),
   },
 };
+
+/** Environment of a stdio proxy: a temp HOME, so the peers' state stays out of ours. */
+function proxyEnv() {
+  const home = path.join(tmpDir(), 'home');
+  fs.mkdirSync(home, { recursive: true });
+  return { PATH: process.env.PATH, HOME: home, LANG: 'C.UTF-8', MCP_REMOTE_CONFIG_DIR: path.join(home, '.mcp-auth') };
+}
 
 /**
  * The floor's fetch: Node's own, but POSTs go without the transport's shared
@@ -280,14 +323,13 @@ export async function connect(proxy, url, { timeoutMs = 30000 } = {}) {
   let pid = null;
   let err = '';
   const spec = proxy.stdio ? proxy.stdio(url) : null;
-  const home = path.join(tmpDir(), 'home');
-  fs.mkdirSync(home, { recursive: true });
+  const env = proxyEnv();
   const t0 = performance.now();
   if (spec) {
     transport = new StdioClientTransport({
       command: spec.command,
       args: spec.args,
-      env: { PATH: process.env.PATH, HOME: home, LANG: 'C.UTF-8', MCP_REMOTE_CONFIG_DIR: path.join(home, '.mcp-auth') },
+      env,
       stderr: 'pipe',
     });
     transport.stderr?.setEncoding('utf8');
@@ -314,6 +356,72 @@ export async function connect(proxy, url, { timeoutMs = 30000 } = {}) {
     throw new Error(`${e.message}${err ? `\n--- ${proxy.label} stderr:\n${err}` : ''}`);
   }
   return { client, pid, t0, stderr: () => err, close: closeIt };
+}
+
+/**
+ * A client without the SDK: spawns command with plain pipes and writes
+ * initialize (id 0), notifications/initialized and tools/list (id 1) in one
+ * go. stdout is read as bytes and only the line answering id 1 is parsed, so
+ * the time is the proxy's, not a client's JSON parsing and schema validation.
+ * Resolves, once the process has exited, to { t0, at, tools }:
+ * performance.now() just before the spawn and when the newline ending that
+ * answer arrived, and the answer's tool count. An answer with a nextCursor
+ * fails: only one page is read.
+ */
+export async function rawToolsList(command, args, { timeoutMs = 60000, label = command } = {}) {
+  const env = proxyEnv();
+  const lines = [
+    { jsonrpc: '2.0', id: 0, method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench-raw', version: '0' } } },
+    { jsonrpc: '2.0', method: 'notifications/initialized' },
+    { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+  ].map((m) => `${JSON.stringify(m)}\n`).join('');
+  const t0 = performance.now();
+  const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+  started.add(proc.pid);
+  const exited = new Promise((r) => proc.once('exit', r));
+  let err = '';
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
+  proc.stdin.on('error', () => {}); // EPIPE if it died: reported by the exit below
+  proc.stdin.write(lines);
+  try {
+    const answer = await withTimeout(new Promise((resolve, reject) => {
+      let parts = []; // the line so far, as chunks: concatenated once, at its newline
+      proc.stdout.on('data', (chunk) => {
+        const at = performance.now();
+        let from = 0;
+        for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, from)) {
+          parts.push(chunk.subarray(from, nl));
+          from = nl + 1;
+          const line = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+          parts = [];
+          if (!line.includes('"id":1,')) continue;
+          const msg = JSON.parse(line.toString('utf8'));
+          if (msg.id !== 1) continue;
+          if (!Array.isArray(msg.result?.tools)) {
+            reject(new Error(`${label}: tools/list answered ${line.toString('utf8').slice(0, 300)}`));
+          } else if (msg.result.nextCursor !== undefined) {
+            // Only the first page is read here, so the time would be wrong.
+            reject(new Error(`${label}: tools/list has a nextCursor: more than one page, the raw client reads one`));
+          } else {
+            resolve({ at, tools: msg.result.tools.length });
+          }
+          return;
+        }
+        if (from < chunk.length) parts.push(chunk.subarray(from));
+      });
+      proc.once('exit', (code, sig) => reject(new Error(`${label} exited (${code ?? sig}) before answering tools/list`)));
+    }), timeoutMs, `${label}: raw tools/list`);
+    proc.stdin.end();
+    await withTimeout(exited, 3000, `${label} exit`).catch(() => killTree(proc.pid));
+    return { t0, ...answer };
+  } catch (e) {
+    throw new Error(`${e.message}${err ? `\n--- ${label} stderr:\n${err}` : ''}`);
+  } finally {
+    if (alive(proc.pid)) killTree(proc.pid);
+    started.delete(proc.pid);
+  }
 }
 
 /** Every tool, following nextCursor. */

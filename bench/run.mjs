@@ -13,7 +13,7 @@
 //   BENCH_ROUNDS [5|2]  BENCH_WARMUP [50|20]  BENCH_CALLS [500|100]
 //   BENCH_TPUT_CALLS [2000|400]  BENCH_INFLIGHT [32]  BENCH_BIG_CALLS [5|2]
 //   BENCH_FANOUT_ROUNDS [5|2]  BENCH_SCALE_ROUNDS [3|1]  BENCH_WARM_ROUND [1] (0: none)
-//   BENCH_PROXIES [floor,mcpmux,mcp-remote,supergateway]
+//   BENCH_PROXIES [floor,stdio-floor,mcpmux,mcp-remote,supergateway]
 //   BENCH_OUT [bench/]  BENCH_TIMEOUT_S [570]  MCPMUX_BIN [./mcpmux]
 //   BENCH_MCPMUX_NOTE (where MCPMUX_BIN was built from, for RESULTS.md)
 
@@ -23,8 +23,8 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   BENCH_DIR, MCPMUX, MCP_REMOTE, PROXIES, REPO, SUPERGATEWAY,
-  connect, killAll, listAll, muxConfig, pkgVersion, startServer, treeCpu, treeHwmKiB,
-  versionOf, withTimeout,
+  connect, killAll, listAll, muxConfig, pkgVersion, rawToolsList, sleep, startServer, treeCpu,
+  treeHwmKiB, treeSmapsKiB, versionOf, withTimeout,
 } from './lib.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -55,7 +55,7 @@ const C = {
   timeoutS: envNum('BENCH_TIMEOUT_S', 570, 570),
   warmRound: envNum('BENCH_WARM_ROUND', 1, 1) > 0,
 };
-const KEYS = (process.env.BENCH_PROXIES ?? 'floor,mcpmux,mcp-remote,supergateway')
+const KEYS = (process.env.BENCH_PROXIES ?? 'floor,stdio-floor,mcpmux,mcp-remote,supergateway')
   .split(',').map((s) => s.trim()).filter(Boolean);
 for (const k of KEYS) {
   if (!PROXIES[k]) {
@@ -148,6 +148,7 @@ async function suite(key, url) {
       m.cpu = (cpu1.total - cpu0.total) * per1000;
       m.cpuSys = (cpu1.sys - cpu0.sys) * per1000;
       m.rssEcho = treeHwmKiB(c.pid);
+      m.dirtyEcho = treeSmapsKiB(c.pid).dirty;
     }
     const bigBytes = C.bigMib * 1024 * 1024;
     checkText(await c.client.callTool({ name: big, arguments: {} }), bigBytes, `${p.label} big`); // warm-up
@@ -168,10 +169,13 @@ async function suite(key, url) {
   }
 }
 
+/** An mcpmux config with `n` connectors c0 .. c{n-1}, one per endpoint of `server`. */
+const manyConfig = (server, n, tag) => muxConfig(tag, Array.from({ length: n }, (_, i) => ({ alias: `c${i}`, url: server.url(i) })));
+
 /** mcpmux in front of `n` connectors of `server`: catalog timings, RSS, CPU. */
 async function muxMany(server, n, tag, { perConnectorCall = false } = {}) {
   const traceFrom = server.trace.length;
-  const cfg = muxConfig(tag, Array.from({ length: n }, (_, i) => ({ alias: `c${i}`, url: server.url(i) })));
+  const cfg = manyConfig(server, n, tag);
   const proxy = { label: `mcpmux (${tag})`, stdio: () => ({ command: MCPMUX, args: ['serve', '-c', cfg] }) };
   const c = await connect(proxy, null, { timeoutMs: 60000 });
   try {
@@ -221,6 +225,7 @@ async function muxMany(server, n, tag, { perConnectorCall = false } = {}) {
       m.call1 = now() - s;
     }
     m.rss = treeHwmKiB(c.pid);
+    ({ uss: m.uss, pss: m.pss, dirty: m.dirty } = treeSmapsKiB(c.pid));
     m.cpu = treeCpu(c.pid).total;
     return m;
   } catch (e) {
@@ -229,6 +234,25 @@ async function muxMany(server, n, tag, { perConnectorCall = false } = {}) {
   } finally {
     await c.close();
   }
+}
+
+/**
+ * The same mcpmux as muxMany, asked by a raw client (no SDK, see rawToolsList):
+ * spawn → merged tools/list at the client, and how much of that came after the
+ * server's last tools/list response went out (traced as in muxMany).
+ */
+async function muxRaw(server, n, tag) {
+  const traceFrom = server.trace.length;
+  const label = `mcpmux (${tag}, raw client)`;
+  const r = await rawToolsList(MCPMUX, ['serve', '-c', manyConfig(server, n, tag)], { timeoutMs: 60000, label });
+  const m = { list: r.at - r.t0, tools: r.tools };
+  const atEpoch = performance.timeOrigin + r.at;
+  const lists = () => server.trace.slice(traceFrom).filter((x) => x.rpc === 'tools/list' && x.done && x.t <= atEpoch);
+  // The server logs "done" after handing the response to the OS, on a pipe of
+  // its own: give a line that is still on its way a moment to arrive.
+  for (let i = 0; i < 100 && lists().length < n; i++) await sleep(10);
+  if (lists().length) m.afterLastList = atEpoch - Math.max(...lists().map((x) => x.t));
+  return m;
 }
 
 /** Reference: the SDK client itself opening n sessions at once (init + tools/list each). */
@@ -266,6 +290,7 @@ const METRICS = [
   { key: 'big', name: '5 MiB result, time per call', unit: 'ms', d: 1, better: 'lower' },
   { key: 'rssEcho', name: 'peak RSS of proxy tree, echo load', unit: 'MB', d: 1, better: 'lower', conv: MB },
   { key: 'rssBig', name: 'peak RSS of proxy tree, after 5 MiB results', unit: 'MB', d: 1, better: 'lower', conv: MB },
+  { key: 'dirtyEcho', name: 'memory written by the proxy tree (Private_Dirty), echo load', unit: 'MB', d: 1, better: 'lower', conv: MB },
   { key: 'cpu', name: 'proxy CPU per 1000 echo calls', unit: 's', d: 3, better: 'lower' },
   { key: 'cpuSys', name: '… of which in the kernel (stime)', unit: 's', d: 3, better: 'lower' },
 ];
@@ -421,7 +446,7 @@ async function main() {
           raw[k].push(m);
           log(`  round ${r + 1}/${C.rounds} ${k.padEnd(12)} init ${fmt(m.init, 1)} ms, list ${fmt(m.list, 1)} ms, ` +
             `p50 ${fmt(m.p50, 3)} ms, p99 ${fmt(m.p99, 3)} ms, ${fmt(m.cps, 0)} calls/s, 5 MiB ${fmt(m.big, 1)} ms, ` +
-            `RSS ${m.rssBig ? fmt(MB(m.rssBig), 1) : 'n/a'} MB, CPU/1000 ${fmt(m.cpu ?? null, 3)} s ` +
+            `RSS ${m.rssBig ? fmt(MB(m.rssBig), 1) : 'n/a'} MB, dirty ${m.dirtyEcho ? fmt(MB(m.dirtyEcho), 1) : 'n/a'} MB, CPU/1000 ${fmt(m.cpu ?? null, 3)} s ` +
             `[${((now() - s) / 1000).toFixed(1)} s]`);
         } catch (e) {
           errors.push(`${k}, round ${r + 1}: ${e.message}`);
@@ -451,11 +476,15 @@ async function main() {
           const m = await muxMany(fs2, C.fanN, 'fanout', { perConnectorCall: true });
           if (m.tools !== C.fanN * C.fanTools) throw new Error(`fan-out: ${m.tools} tools, expected ${C.fanN * C.fanTools}`);
           fan.push(m);
+          const raw = await muxRaw(fs2, C.fanN, 'fanout');
+          if (raw.tools !== C.fanN * C.fanTools) throw new Error(`fan-out, raw client: ${raw.tools} tools, expected ${C.fanN * C.fanTools}`);
+          m.rawList = raw.list;
+          m.rawAfterList = raw.afterLastList;
           const d = await directMany(fs2, C.fanN);
           fanDirect.push(d);
           log(`  fan-out ${r + 1}/${C.fanRounds}: mcpmux init ${fmt(m.init, 1)} ms, tools/list ${fmt(m.list, 1)} ms from spawn ` +
-            `(again: ${fmt(m.list2, 1)} ms), one call on each connector ${fmt(m.callAll, 1)} ms, RSS ${fmt(MB(m.rss), 1)} MB; ` +
-            `SDK direct x${C.fanN}: ${fmt(d, 1)} ms`);
+            `(raw client: ${fmt(m.rawList, 1)} ms, again: ${fmt(m.list2, 1)} ms), one call on each connector ${fmt(m.callAll, 1)} ms, ` +
+            `RSS ${fmt(MB(m.rss), 1)} MB, USS ${fmt(MB(m.uss), 1)} MB; SDK direct x${C.fanN}: ${fmt(d, 1)} ms`);
         } catch (e) {
           errors.push(`fan-out, round ${r + 1}: ${e.message}`);
           log(`  fan-out ${r + 1}: FAILED: ${e.message}`);
@@ -519,6 +548,10 @@ async function main() {
     '- **SDK direct (floor)**: `StreamableHTTPClientTransport` straight to the server, no proxy (its POSTs',
     '  go without the transport\'s shared AbortSignal: with it, Node 20\'s fetch keeps one abort listener per',
     '  request on that signal until GC and prints a MaxListenersExceededWarning for each request past 1500);',
+    '- **stdio floor (no proxy)**: `StdioClientTransport` → `node bench/stdio-floor.mjs`, which answers from memory',
+    '  with the same tools and bytes as the server (the 5 MiB reply prepared at start), no upstream: what the SDK',
+    '  client\'s own stdio transport costs, which every stdio proxy below pays too (its `ReadBuffer` concatenates',
+    '  each 64 KiB chunk onto what it holds and searches it all for a newline again: quadratic in a line\'s size);',
     '- **mcpmux**: `StdioClientTransport` → `./mcpmux serve -c CFG` → HTTP (`audit_log = off`, `approval = auto`);',
     '- **mcp-remote**: `StdioClientTransport` → `node node_modules/.bin/mcp-remote URL --silent --transport http-only`',
     '  (its OAuth is lazy, started only on a 401, so an unauthenticated server needs no other flag);',
@@ -529,9 +562,14 @@ async function main() {
     `${C.warmup} warm-up echo calls, ${C.calls} timed sequential echo calls (p50/p99 of those), ${C.tput} echo calls with`,
     `${C.inflight} in flight (calls/s), one warm-up and ${C.big} timed calls of the 5 MiB tool (median time per call),`,
     'then the proxy is closed. Peak RSS is the sum of VmHWM over the proxy\'s process tree (/proc, read before it',
-    'exits); CPU is utime+stime of that tree from /proc/PID/stat before and after the warm-up, sequential and',
-    'concurrent echo calls, divided by their number. Cells: median over rounds (min–max); "×floor": ratio of',
-    'medians to the SDK direct figure. MB = 10⁶ bytes. The floor has no proxy process, hence n/a for RSS and CPU.',
+    'exits); it counts every resident page of the shared libraries the proxy maps. "Memory written" is',
+    'Private_Dirty from /proc/PID/smaps_rollup summed over the same tree after the echo calls (current, not a',
+    'peak): heap, stacks and the libraries\' written data, the memory the proxy itself costs whatever else runs',
+    '(USS and PSS would also count clean library pages, more or fewer depending on which other processes map',
+    'the same libraries at the time). CPU is',
+    'utime+stime of that tree from /proc/PID/stat before and after the warm-up, sequential and concurrent echo',
+    'calls, divided by their number. Cells: median over rounds (min–max); "×floor": ratio of medians to the SDK',
+    'direct figure. MB = 10⁶ bytes. The floor has no proxy process, hence n/a for its memory and CPU.',
     `The machine has ${M.nproc} cores for the client, the proxy and the server together, so the numbers include`,
     'their contention; they compare contenders on the same machine, not absolute speed.',
   ].join('\n'), '');
@@ -553,7 +591,8 @@ async function main() {
       METRICS.map((mt) => [`${mt.name}`, ...others.map((k) => ratio(res.mcpmux[mt.key], res[k][mt.key]))])), '');
   }
 
-  const fanA = (k) => agg(fan.map((m) => (k === 'rss' ? MB(m[k]) : m[k])));
+  const KIB = new Set(['rss', 'uss', 'pss', 'dirty']);
+  const fanA = (k) => agg(fan.map((m) => (KIB.has(k) && m[k] !== undefined ? MB(m[k]) : m[k])));
   const scaleA = (k) => agg(scale.map((m) => (k === 'rss' ? MB(m[k]) : m[k])));
   if (fan.length) {
     const rtt = C.fanLatency;
@@ -563,11 +602,17 @@ async function main() {
       `requests (initialize, notifications/initialized, tools/list), so ${3 * rtt} ms is the floor for a catalog built`,
       `from spawn; "SDK direct ×${C.fanN}" is the SDK client opening the ${C.fanN} sessions itself, in parallel.`,
       'The phases come from the server\'s own log of when each request arrived and when its response went out',
-      '(`server.mjs --trace`); the server is one node process, so its queue shows in both per-connector rows.', '');
+      '(`server.mjs --trace`); the server is one node process, so its queue shows in both per-connector rows.',
+      'The raw-client rows spawn the same mcpmux with plain pipes, write initialize, notifications/initialized and',
+      '`tools/list` in one go and stop the clock at the newline ending the `tools/list` answer, parsing nothing before',
+      'it: the difference from the SDK client\'s figure is what the SDK client\'s own parsing and validation of the',
+      `${C.fanN * C.fanTools} tools add.`, '');
     const l = fanA('list');
     md.push(table(['measure', 'ms (min–max)', `÷ ${rtt} ms`], [
       ['spawn → `initialize` answered', cell(fanA('init'), 1), fanA('init') ? (fanA('init').med / rtt).toFixed(2) : 'n/a'],
       [`spawn → first \`tools/list\` answered (${C.fanN * C.fanTools} tools)`, cell(l, 1), l ? (l.med / rtt).toFixed(2) : 'n/a'],
+      ['spawn → merged `tools/list` at a raw client (no SDK parsing)', cell(fanA('rawList'), 1), fanA('rawList') ? (fanA('rawList').med / rtt).toFixed(2) : 'n/a'],
+      ['… of which after the last `tools/list` left the server', cell(fanA('rawAfterList'), 1), fanA('rawAfterList') ? (fanA('rawAfterList').med / rtt).toFixed(2) : 'n/a'],
       ['a second `tools/list`', cell(fanA('list2'), 2), fanA('list2') ? (fanA('list2').med / rtt).toFixed(2) : 'n/a'],
       [`one echo call on each of the ${C.fanN} connectors, concurrently`, cell(fanA('callAll'), 1), fanA('callAll') ? (fanA('callAll').med / rtt).toFixed(2) : 'n/a'],
       ['one echo call', cell(fanA('call1'), 1), fanA('call1') ? (fanA('call1').med / rtt).toFixed(2) : 'n/a'],
@@ -579,6 +624,7 @@ async function main() {
       ['HTTP requests the server got before the catalog was answered', cell(fanA('requests'), 0), ''],
       [`SDK direct ×${C.fanN}: sessions + tools/list`, cell(agg(fanDirect), 1), agg(fanDirect) ? (agg(fanDirect).med / rtt).toFixed(2) : 'n/a'],
       ['peak RSS of mcpmux (MB)', cell(fanA('rss'), 2), ''],
+      ['memory written by mcpmux (Private_Dirty), MB', cell(fanA('dirty'), 2), ''],
     ]), '');
   }
   if (scale.length) {
@@ -606,7 +652,9 @@ async function main() {
     const cps = mux.cps && floor.cps ? mux.cps.med / floor.cps.med : null;
     T.push(['calls/s with 32 in flight', '≥ the floor\'s', cps === null ? 'n/a' : `${fmt(mux.cps.med, 0)} vs ${fmt(floor.cps.med, 0)} (${cps.toFixed(2)}×)`, verdict(cps === null ? null : cps >= 1)]);
     const big = mux.big && floor.big ? mux.big.med / floor.big.med : null;
-    T.push(['5 MiB result, time per call', '≤ 1.2× the floor', big === null ? 'n/a' : `${fmt(mux.big.med, 1)} vs ${fmt(floor.big.med, 1)} ms (${big.toFixed(2)}×)`, verdict(big === null ? null : big <= 1.2)]);
+    const sf = res['stdio-floor']?.big;
+    T.push(['5 MiB result, time per call', '≤ 1.2× the floor', big === null ? 'n/a' : `${fmt(mux.big.med, 1)} vs ${fmt(floor.big.med, 1)} ms (${big.toFixed(2)}×)` +
+      (sf ? `; the stdio floor alone ${fmt(sf.med, 1)} ms (mcpmux ${(mux.big.med / sf.med).toFixed(2)}× that)` : ''), verdict(big === null ? null : big <= 1.2)]);
   }
   if (fan.length) {
     const r = fanA('rss');
@@ -620,12 +668,26 @@ async function main() {
   }
   if (fan.length) {
     const l = fanA('list');
+    const raw = fanA('rawList');
     const lim = 3 * C.fanLatency + 10;
     T.push([`fan-out: spawn → \`tools/list\`, ${C.fanN} connectors ${C.fanLatency} ms away`, `≤ 3 round trips + 10 ms = ${lim} ms`,
-      `${fmt(l.med, 1)} ms (${(l.med / C.fanLatency).toFixed(2)} round trips)`, verdict(l.med <= lim)]);
+      `${fmt(l.med, 1)} ms (${(l.med / C.fanLatency).toFixed(2)} round trips)` +
+      (raw ? ` (raw client, no SDK parsing: ${fmt(raw.med, 1)} ms, ${(raw.med / C.fanLatency).toFixed(2)} round trips)` : ''),
+      verdict(l.med <= lim)]);
   }
   md.push('## Targets', '');
   md.push(table(['target', 'goal', 'mcpmux (median)', 'verdict'], T), '');
+  // Peak RSS is mostly the shared libraries' pages (libcurl's TLS stack): say
+  // what mcpmux itself holds, so the RSS verdict is not read as its own memory.
+  // USS still counts a library's clean pages when nothing else maps it, so
+  // Private_Dirty (heap, stacks, written library data) is given too.
+  if (fanA('uss') && fanA('pss') && fanA('dirty')) {
+    md.push(`Of the peak RSS with ${C.fanN} connectors × ${C.fanTools} tools, mcpmux's own memory: private memory (USS, pages`,
+      `no other process maps) ${fmt(fanA('uss').med, 2)} MB, PSS (its share of every page it maps) ${fmt(fanA('pss').med, 2)} MB,`,
+      `of which written by it (Private_Dirty: heap, stacks, libraries' data) ${fmt(fanA('dirty').med, 2)} MB; medians, read at the`,
+      'same moment as the RSS. Clean pages of libcurl, GnuTLS and libcrypto count in the USS and in full in the PSS',
+      'while no other process maps those libraries.', '');
+  }
 
   md.push('## Findings', '');
   const findings = path.join(BENCH_DIR, 'findings.md');
