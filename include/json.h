@@ -1,5 +1,7 @@
 /*
  * json.h - a thin layer over jsmn: validate, look up, iterate, unescape, escape.
+ * Tokens come from jsmn (json_parse) or from the checking pass itself, in
+ * jsmn's layout (json_parse_top: one pass, optionally not all the way down).
  *
  * mcpmux never builds a tree of JSON values. A struct json holds the text it
  * was parsed from (not owned: the caller keeps it alive and unchanged) and
