@@ -31,6 +31,7 @@ import {
   ListToolsRequestSchema,
   McpError,
 } from '@modelcontextprotocol/sdk/types.js';
+import { baseTools, bigText } from './tools.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -56,24 +57,10 @@ const NTOOLS = num('tools', 2);
 const LATENCY = num('latency-ms', 0);
 const BIG_BYTES = num('big-mib', 0) * 1024 * 1024;
 
-// 5 MiB of text, built once: 63 printable characters and a newline per line.
-const LINE = 'The quick brown fox jumps over the lazy dog; 0123456789 ABCDEFG\n';
-const BIG_TEXT = LINE.repeat(Math.ceil(BIG_BYTES / LINE.length)).slice(0, BIG_BYTES);
+// 5 MiB of text, built once.
+const BIG_TEXT = bigText(BIG_BYTES);
 
-const TOOLS = [
-  {
-    name: 'echo',
-    description: 'Returns its text argument unchanged.',
-    inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
-    annotations: { readOnlyHint: true },
-  },
-  {
-    name: 'big',
-    description: `Returns ${opts['big-mib']} MiB of text.`,
-    inputSchema: { type: 'object', properties: {} },
-    annotations: { readOnlyHint: true },
-  },
-];
+const TOOLS = baseTools(opts['big-mib']);
 for (let i = 2; i < NTOOLS; i++) {
   TOOLS.push({
     name: `t${i}`,

@@ -8,29 +8,13 @@
 //   node bench/stdio-floor.mjs [--big-mib N]
 
 import { parseArgs } from 'node:util';
+import { baseTools, bigText } from './tools.mjs';
 
 const { values: opts } = parseArgs({ options: { 'big-mib': { type: 'string', default: '5' } } });
-const BIG_BYTES = Number(opts['big-mib']) * 1024 * 1024;
-// Same text as server.mjs.
-const LINE = 'The quick brown fox jumps over the lazy dog; 0123456789 ABCDEFG\n';
-const BIG_TEXT = LINE.repeat(Math.ceil(BIG_BYTES / LINE.length)).slice(0, BIG_BYTES);
+const BIG_TEXT = bigText(Number(opts['big-mib']) * 1024 * 1024);
 // The reply around its id, as the SDK server orders it: result first.
 const BIG_HEAD = Buffer.from(`{"result":{"content":[{"type":"text","text":${JSON.stringify(BIG_TEXT)}}]},"jsonrpc":"2.0","id":`);
-
-const TOOLS = [
-  {
-    name: 'echo',
-    description: 'Returns its text argument unchanged.',
-    inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
-    annotations: { readOnlyHint: true },
-  },
-  {
-    name: 'big',
-    description: `Returns ${opts['big-mib']} MiB of text.`,
-    inputSchema: { type: 'object', properties: {} },
-    annotations: { readOnlyHint: true },
-  },
-];
+const TOOLS = baseTools(opts['big-mib']);
 
 const out = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 const reply = (id, result) => out({ result, jsonrpc: '2.0', id });
