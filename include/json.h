@@ -88,6 +88,13 @@ int json_is_null(const struct json *j, int i);
 int json_string(const struct json *j, int i, struct buf *out);
 int json_int(const struct json *j, int i, long long *out);
 
+/*
+ * The valid UTF-8 character at s (n > 0 bytes): its length, with its code
+ * point in *cp; 0 when it is not one (overlong forms, surrogates and code
+ * points past U+10FFFF are refused, as everywhere in this module).
+ */
+size_t json_utf8_next(const char *s, size_t n, unsigned int *cp);
+
 /* Writing */
 /* Appends s[0..n) as a quoted JSON string. Invalid UTF-8 becomes U+FFFD. */
 void json_escape(struct buf *out, const char *s, size_t n);

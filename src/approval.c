@@ -272,29 +272,25 @@ static void decide(struct approval_req *r, char key, const char *by)
 
 /* --- the tty prompt --- */
 
-/* Text from the agent or the model, made safe for a terminal (approve_ui.h):
-   no escape sequences, no characters that hide or reorder what is shown. */
-static void tty_put(struct buf *p, const char *s, size_t n, size_t cols)
-{
-	approve_cut(p, s, n, cols);
-}
-
 static void tty_prompt(struct approval *a)
 {
 	struct approval_req *r = a->tty_req;
 	const char *agent = a->agent ? a->agent : "the agent";
 	struct buf p = BUF_INIT;
 
+	/* What the agent and the model sent, made safe for a terminal and cut
+	   to a width (approve_ui.h): no escape sequences, nothing that hides or
+	   reorders what is shown. */
 	buf_puts(&p, "\nmcpmux: ");
-	tty_put(&p, agent, strlen(agent), 80);
+	approve_cut(&p, agent, strlen(agent), 80);
 	buf_puts(&p, " wants to call ");
-	tty_put(&p, r->tool, strlen(r->tool), 120);
+	approve_cut(&p, r->tool, strlen(r->tool), 120);
 	buf_puts(&p, " (connector ");
-	tty_put(&p, r->connector, strlen(r->connector), 80);
+	approve_cut(&p, r->connector, strlen(r->connector), 80);
 	buf_puts(&p, ", ");
-	tty_put(&p, r->label, strlen(r->label), 40);
+	approve_cut(&p, r->label, strlen(r->label), 40);
 	buf_puts(&p, ") with ");
-	tty_put(&p, r->args, r->args_len, 400);
+	approve_cut(&p, r->args, r->args_len, 400);
 	buf_puts(&p, "\nAllow? [y] once, [a] always for this tool, [n] no: ");
 	if (write(a->tty_fd, p.data, p.len) < 0)
 		log_debug("tty prompt: %s", strerror(errno));

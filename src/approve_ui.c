@@ -39,40 +39,12 @@ static char *xstrdup(const char *s)
  */
 static size_t utf8_next(const char *s, size_t n, unsigned int *cp)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t len, k;
-	unsigned int c;
+	size_t len = json_utf8_next(s, n, cp);
 
-	if (u[0] < 0x80) {
-		*cp = u[0];
-		return 1;
-	}
-	if (u[0] >= 0xc2 && u[0] <= 0xdf) {
-		len = 2;
-		c = u[0] & 0x1f;
-	} else if (u[0] >= 0xe0 && u[0] <= 0xef) {
-		len = 3;
-		c = u[0] & 0x0f;
-	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
-		len = 4;
-		c = u[0] & 0x07;
-	} else {
-		*cp = 0xfffd;
-		return 1;
-	}
-	if (n < len)
-		len = n;	/* truncated: the loop below fails on a missing byte */
-	for (k = 1; k < len; k++) {
-		if ((u[k] & 0xc0) != 0x80)
-			break;
-		c = (c << 6) | (u[k] & 0x3f);
-	}
-	if (k < 2 || (u[0] >= 0xe0 && k < 3) || (u[0] >= 0xf0 && k < 4)) {
-		*cp = 0xfffd;
-		return 1;
-	}
-	*cp = c;
-	return len;
+	if (len)
+		return len;
+	*cp = 0xfffd;
+	return 1;
 }
 
 /* Characters a terminal must not get raw: controls, and ones that hide or reorder text. */

@@ -31,40 +31,48 @@ static int hexval(char c)
 	return -1;
 }
 
-/*
- * Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it is
- * not one: overlong forms, surrogates and code points past U+10FFFF are refused.
- */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t json_utf8_next(const char *s, size_t n, unsigned int *cp)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	size_t len, k;
-	unsigned int cp;
+	unsigned int c;
 
-	if (s[0] < 0x80)
+	if (u[0] < 0x80) {
+		*cp = u[0];
 		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+	}
+	if (u[0] >= 0xc2 && u[0] <= 0xdf) {
 		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		c = u[0] & 0x1f;
+	} else if (u[0] >= 0xe0 && u[0] <= 0xef) {
 		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		c = u[0] & 0x0f;
+	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
 		len = 4;
-		cp = s[0] & 0x07;
+		c = u[0] & 0x07;
 	} else {
 		return 0;
 	}
 	if (n < len)
 		return 0;
 	for (k = 1; k < len; k++) {
-		if ((s[k] & 0xc0) != 0x80)
+		if ((u[k] & 0xc0) != 0x80)
 			return 0;
-		cp = (cp << 6) | (s[k] & 0x3f);
+		c = (c << 6) | (u[k] & 0x3f);
 	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
 		return 0;
+	*cp = c;
 	return len;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned int cp;
+
+	return json_utf8_next((const char *)s, n, &cp);
 }
 
 /*

@@ -52,7 +52,6 @@ struct loop {
 	size_t nheap, capheap;
 	uint64_t seq;
 	int stop;			/* loop_stop() was called */
-	int running;			/* transfers curl reports as running */
 };
 
 int64_t loop_now(void)
@@ -392,28 +391,32 @@ static int next_timeout(struct loop *l)
 	return d > 60000 ? 60000 : (int)d;
 }
 
-/* Lets curl act on its expired timer; 0 or -1 when the multi handle failed. */
-static int curl_timeout(struct loop *l)
+/* Lets curl act on fd (or its timer); 0, or -1 when the multi handle failed. */
+static int curl_act(struct loop *l, curl_socket_t fd, int mask)
 {
 	int running;
-	CURLMcode mc;
+	CURLMcode mc = curl_multi_socket_action(l->multi, fd, mask, &running);
 
-	if (l->curl_when < 0 || l->curl_when > loop_now())
-		return 0;
-	l->curl_when = -1;
-	mc = curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	if (mc != CURLM_OK) {
+	/* A socket an earlier event made curl drop is no failure. */
+	if (mc != CURLM_OK && mc != CURLM_BAD_SOCKET) {
 		log_error("event loop: %s", curl_multi_strerror(mc));
 		return -1;
 	}
-	l->running = running;
 	return 0;
+}
+
+/* Lets curl act on its timer once it has expired. */
+static int curl_timeout(struct loop *l)
+{
+	if (l->curl_when < 0 || l->curl_when > loop_now())
+		return 0;
+	l->curl_when = -1;
+	return curl_act(l, CURL_SOCKET_TIMEOUT, 0);
 }
 
 static int curl_event(struct loop *l, curl_socket_t fd, short rev)
 {
-	int running, mask = 0;
-	CURLMcode mc;
+	int mask = 0;
 
 	/* An earlier event may have made curl drop (and close) this socket. */
 	if (!find_csock(l, fd))
@@ -424,13 +427,7 @@ static int curl_event(struct loop *l, curl_socket_t fd, short rev)
 		mask |= CURL_CSELECT_OUT;
 	if (rev & (POLLERR | POLLNVAL))
 		mask |= CURL_CSELECT_ERR;
-	mc = curl_multi_socket_action(l->multi, fd, mask, &running);
-	if (mc != CURLM_OK && mc != CURLM_BAD_SOCKET) {
-		log_error("event loop: %s", curl_multi_strerror(mc));
-		return -1;
-	}
-	l->running = running;
-	return 0;
+	return curl_act(l, fd, mask);
 }
 
 /*

@@ -528,6 +528,9 @@ static void handle_list_reply(struct up_req *r, const struct json *j);
 static void add_auth(struct upstream *up, struct http *h);
 static struct http *connector_http(struct upstream *up, const char *method, const char *url,
 				   int session);
+static struct http *open_stream(struct upstream *up, int session, const char *last_id,
+				int (*want)(struct http *, void *), http_data_cb on_data,
+				http_done_cb on_done, void *arg);
 static void on_http_done(struct http *h, void *arg);
 
 #define MAX_RESUMES	5
@@ -544,18 +547,12 @@ static void on_resume(void *arg)
 {
 	struct up_req *r = arg;
 	struct upstream *up = r->up;
-	struct http *h;
 
 	r->resume = NULL;
-	h = connector_http(up, "GET", up->c->url, 1);
-	r->http = h;
-	http_header(h, "Accept", "text/event-stream");
-	http_header(h, "Last-Event-ID", r->sse.last_id.data);
-	h->want_stream = want_stream;
-	h->on_data = on_stream_data;
-	h->on_done = on_http_done;
-	h->arg = r;
-	if (http_start(h, 0, up->cfg->connect_timeout_ms) != 0)
+	/* Not started: the request's deadline ends it. */
+	r->http = open_stream(up, 1, r->sse.last_id.data, want_stream, on_stream_data,
+			      on_http_done, r);
+	if (!r->http)
 		log_error("connector '%s': cannot start a transfer", up->c->alias);
 }
 
@@ -763,6 +760,31 @@ static struct http *connector_http(struct upstream *up, const char *method, cons
 	for (i = 0; i < up->c->nheaders; i++)
 		http_header_line(h, up->c->headers[i]);
 	add_auth(up, h);
+	return h;
+}
+
+/*
+ * Opens a GET event stream on the connector's URL (resuming after last_id
+ * when set), with no overall timeout. Returns the running transfer, or NULL
+ * (nothing left to free) when it could not start.
+ */
+static struct http *open_stream(struct upstream *up, int session, const char *last_id,
+				int (*want)(struct http *, void *), http_data_cb on_data,
+				http_done_cb on_done, void *arg)
+{
+	struct http *h = connector_http(up, "GET", up->c->url, session);
+
+	http_header(h, "Accept", "text/event-stream");
+	if (last_id && last_id[0])
+		http_header(h, "Last-Event-ID", last_id);
+	h->want_stream = want;
+	h->on_data = on_data;
+	h->on_done = on_done;
+	h->arg = arg;
+	if (http_start(h, 0, up->cfg->connect_timeout_ms) != 0) {
+		http_free(h);
+		return NULL;
+	}
 	return h;
 }
 
@@ -1296,26 +1318,13 @@ static void notif_done(struct http *h, void *arg)
 
 static void notif_open(struct upstream *up)
 {
-	struct http *h;
-
 	if (up->notif || up->notif_none || up->closing || !up->session_id)
 		return;
 	if (!up->notif_sse.on_event)
 		sse_init(&up->notif_sse, notif_event, up);
-	h = connector_http(up, "GET", up->c->url, 1);
-	http_header(h, "Accept", "text/event-stream");
-	if (up->notif_sse.last_id.len)
-		http_header(h, "Last-Event-ID", up->notif_sse.last_id.data);
-	h->want_stream = notif_want_stream;
-	h->on_data = notif_data;
-	h->on_done = notif_done;
-	h->arg = up;
-	up->notif = h;
-	/* No overall timeout: the stream lives as long as the session. */
-	if (http_start(h, 0, up->cfg->connect_timeout_ms) != 0) {
-		http_free(h);
-		up->notif = NULL;
-	}
+	/* The stream lives as long as the session. */
+	up->notif = open_stream(up, 1, up->notif_sse.last_id.data, notif_want_stream,
+				notif_data, notif_done, up);
 }
 
 static void notif_stop(struct upstream *up)
@@ -1470,25 +1479,13 @@ static void legacy_done(struct http *h, void *arg)
 
 static void legacy_open(struct upstream *up)
 {
-	struct http *h;
-
 	if (up->lstream)
 		return;
 	sse_free(&up->lsse);
 	sse_init(&up->lsse, legacy_event, up);
 	free(up->post_url);
 	up->post_url = NULL;
-	h = connector_http(up, "GET", up->c->url, 0);
-	http_header(h, "Accept", "text/event-stream");
-	h->want_stream = legacy_want_stream;
-	h->on_data = legacy_data;
-	h->on_done = legacy_done;
-	h->arg = up;
-	up->lstream = h;
-	if (http_start(h, 0, up->cfg->connect_timeout_ms) != 0) {
-		http_free(h);
-		up->lstream = NULL;
-	}
+	up->lstream = open_stream(up, 0, NULL, legacy_want_stream, legacy_data, legacy_done, up);
 }
 
 static void legacy_stop(struct upstream *up)

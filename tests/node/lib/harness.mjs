@@ -194,7 +194,8 @@ async function getJson(url, init = {}) {
 
 // ------------------------------------------------------------ upstream servers
 
-function drain(stream, keep) {
+/** Keeps the last `keep` characters a stream writes; returns a reader of them. */
+export function drain(stream, keep) {
   let buf = '';
   stream.setEncoding('utf8');
   stream.on('data', (d) => {

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after } from 'node:test';
-import { NODE_DIR, spawnListening, withTimeout } from './harness.mjs';
+import { drain, NODE_DIR, spawnListening, withTimeout } from './harness.mjs';
 
 export const LEGACY_SERVER = path.join(NODE_DIR, 'servers', 'legacy-server.mjs');
 export const CALLBACK_SERVER = path.join(NODE_DIR, 'servers', 'callback-server.mjs');
@@ -40,15 +40,6 @@ after(cleanup);
 process.on('exit', () => {
   for (const pid of live.keys()) killPid(pid);
 });
-
-function drain(stream, keep) {
-  let buf = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (d) => {
-    buf = (buf + d).slice(-keep);
-  });
-  return () => buf;
-}
 
 /**
  * Starts `node script ...args`, waits for its "LISTENING <port>" line.

@@ -68,6 +68,7 @@ import {
   CallToolRequestSchema, CreateMessageResultSchema, ElicitResultSchema, EmptyResultSchema,
   ErrorCode, ListRootsResultSchema, ListToolsRequestSchema, McpError,
 } from '@modelcontextprotocol/sdk/types.js';
+import { MemoryEventStore, readBody, sendJson } from './http-util.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -208,33 +209,6 @@ function makeServer() {
   return server;
 }
 
-class MemoryEventStore {
-  constructor() {
-    this.events = new Map();
-  }
-  async storeEvent(streamId, message) {
-    const id = `${streamId}_${randomUUID()}`;
-    this.events.set(id, { streamId, message });
-    return id;
-  }
-  async getStreamIdForEventId(eventId) {
-    return this.events.get(eventId)?.streamId;
-  }
-  async replayEventsAfter(lastEventId, { send }) {
-    const entry = this.events.get(lastEventId);
-    if (!entry) return '';
-    let found = false;
-    for (const [id, { streamId, message }] of this.events) {
-      if (id === lastEventId) {
-        found = true;
-        continue;
-      }
-      if (found && streamId === entry.streamId && Object.keys(message).length) await send(id, message);
-    }
-    return entry.streamId;
-  }
-}
-
 const sessions = new Map(); // Mcp-Session-Id -> {transport, server}
 
 async function newSession() {
@@ -251,20 +225,6 @@ async function newSession() {
   };
   await server.connect(transport);
   return transport;
-}
-
-function sendJson(res, status, obj) {
-  res.writeHead(status, { 'Content-Type': 'application/json' });
-  res.end(JSON.stringify(obj));
-}
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 async function admin(req, res, url) {

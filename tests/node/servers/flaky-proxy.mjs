@@ -23,6 +23,7 @@
 
 import http from 'node:http';
 import { parseArgs } from 'node:util';
+import { readBody } from './http-util.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -58,15 +59,6 @@ const stats = {
   requests: 0, forwarded: 0, delayed: 0, errors500: 0, droppedBefore: 0, droppedAfter: 0,
   upstreamErrors: 0, clientAborts: 0, open: 0,
 };
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 async function proxy(req, res) {
   stats.requests++;

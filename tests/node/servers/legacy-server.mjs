@@ -44,6 +44,7 @@ import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import {
   CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError,
 } from '@modelcontextprotocol/sdk/types.js';
+import { readBody, sendJson } from './http-util.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -183,20 +184,6 @@ function newServer() {
 }
 
 const sessions = new Map(); // sessionId -> SSEServerTransport
-
-function sendJson(res, status, obj) {
-  res.writeHead(status, { 'Content-Type': 'application/json' });
-  res.end(JSON.stringify(obj));
-}
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 async function openStream(req, res) {
   const origin = opts['endpoint-origin'] === 'self'

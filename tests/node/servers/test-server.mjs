@@ -58,6 +58,7 @@ import {
   McpError,
 } from '@modelcontextprotocol/sdk/types.js';
 import { bigSchema, blobText, ODD_NAMES, richResult, RICH_OUTPUT_SCHEMA } from './fixtures.mjs';
+import { MemoryEventStore, readBody, sendJson } from './http-util.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -269,35 +270,6 @@ function listTools(req) {
 
 // ---------------------------------------------------------------- sessions
 
-class MemoryEventStore {
-  constructor() {
-    this.events = new Map();
-  }
-  async storeEvent(streamId, message) {
-    const id = `${streamId}_${randomUUID()}`;
-    this.events.set(id, { streamId, message });
-    return id;
-  }
-  async getStreamIdForEventId(eventId) {
-    return this.events.get(eventId)?.streamId;
-  }
-  async replayEventsAfter(lastEventId, { send }) {
-    const entry = this.events.get(lastEventId);
-    if (!entry) return '';
-    let found = false;
-    for (const [id, { streamId, message }] of this.events) {
-      if (id === lastEventId) {
-        found = true;
-        continue;
-      }
-      if (found && streamId === entry.streamId && Object.keys(message).length) {
-        await send(id, message);
-      }
-    }
-    return entry.streamId;
-  }
-}
-
 const sessions = new Map(); // Mcp-Session-Id -> transport
 const servers = new Set(); // the SDK Server of every live session
 
@@ -325,23 +297,8 @@ async function newSession() {
 
 // ---------------------------------------------------------------- HTTP
 
-function sendJson(res, status, obj) {
-  const body = JSON.stringify(obj);
-  res.writeHead(status, { 'Content-Type': 'application/json' });
-  res.end(body);
-}
-
 function rpcError(res, status, code, message) {
   sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
-}
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function count(msg) {

@@ -82,6 +82,7 @@
 import http from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { readBody } from './http-util.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -212,15 +213,6 @@ function envelope(fields) {
     mount_type: '',
     ...fields,
   };
-}
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function parseJsonBody(buf) {
