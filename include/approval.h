@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "json.h"
 #include "loop.h"
 
 enum approval_result {
@@ -65,5 +66,14 @@ struct approval_req *approval_ask(struct approval *a, const struct approval_call
 				  approval_cb cb, void *arg);
 /* The call is gone (cancelled by the agent, or shutting down): no callback. */
 void approval_cancel(struct approval *a, struct approval_req *r);
+
+/*
+ * The approval protocol's one message from a terminal (exposed for tests
+ * and the fuzzer): 0 when line is {"type":"decision","id":"...","decision":
+ * "allow"|"always"|"deny"}; then *id, *idn are the id's raw (escaped) bytes
+ * within line and *key is 'y', 'a' or 'n'. -1 for anything else.
+ */
+int approval_parse_decision(struct json *j, const char *line, size_t n, const char **id,
+			    size_t *idn, char *key);
 
 #endif

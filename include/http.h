@@ -32,6 +32,7 @@ struct http {
 	long status;		/* HTTP status, 0 until known */
 	char ctype[64];		/* response media type, lower case, no parameters */
 	char *session_id;	/* Mcp-Session-Id response header, or NULL */
+	int bad_session_id;	/* ...it was sent, empty or with bytes outside visible ASCII */
 	char *www_auth;		/* WWW-Authenticate response header, or NULL */
 	struct buf body;	/* collected body (when not streamed) */
 	int streaming;		/* body goes to on_data instead of `body` */
@@ -56,6 +57,13 @@ void http_body(struct http *h, const char *data, size_t n);
 int http_start(struct http *h, long timeout_ms, long connect_timeout_ms);
 void http_abort(struct http *h);
 void http_free(struct http *h);
+
+/*
+ * One response header line as libcurl hands it over (p[0..n), "Name: value"
+ * with its CRLF, or a status line, which starts a new response): keeps the
+ * ones mcpmux acts on in session_id and www_auth. Exposed for the fuzzer.
+ */
+void http_header_in(struct http *h, const char *p, size_t n);
 
 /* A short description of a failed exchange ("connection refused", "HTTP 500"). */
 void http_describe_error(const struct http *h, struct buf *out);

@@ -41,6 +41,8 @@ struct json {
 /* Life cycle */
 void json_init(struct json *j);
 void json_free(struct json *j);
+/* Gives back the tokens of a big document (kept when small, for reuse). */
+void json_release(struct json *j);
 
 /*
  * Parses exactly one JSON value, optionally surrounded by white space. The

@@ -366,29 +366,44 @@ static void term_flush(struct term *t)
 	}
 }
 
+int approval_parse_decision(struct json *j, const char *line, size_t n, const char **id,
+			    size_t *idn, char *key)
+{
+	int idt, dec;
+
+	if (json_parse(j, line, n) || json_type(j, 0) != JSMN_OBJECT ||
+	    !json_streq(j, json_get(j, 0, "type"), "decision"))
+		return -1;
+	idt = json_get(j, 0, "id");
+	dec = json_get(j, 0, "decision");
+	if (json_type(j, idt) != JSMN_STRING)
+		return -1;
+	if (json_streq(j, dec, "allow"))
+		*key = 'y';
+	else if (json_streq(j, dec, "always"))
+		*key = 'a';
+	else if (json_streq(j, dec, "deny"))
+		*key = 'n';
+	else
+		return -1;
+	*id = j->js + j->tok[idt].start;
+	*idn = (size_t)(j->tok[idt].end - j->tok[idt].start);
+	return 0;
+}
+
 static void handle_term_line(struct term *t, const char *line, size_t n)
 {
 	struct json j;
-	int id, dec;
 	struct approval_req *r;
+	const char *id;
+	size_t idn;
+	char key;
 
 	json_init(&j);
-	if (json_parse(&j, line, n) || !json_streq(&j, json_get(&j, 0, "type"), "decision"))
-		goto out;
-	id = json_get(&j, 0, "id");
-	dec = json_get(&j, 0, "decision");
-	if (json_type(&j, id) != JSMN_STRING)
-		goto out;
-	r = find_req(t->a, j.js + j.tok[id].start, (size_t)(j.tok[id].end - j.tok[id].start));
-	if (!r)
-		goto out;	/* decided elsewhere already */
-	if (json_streq(&j, dec, "allow"))
-		decide(r, 'y', "terminal");
-	else if (json_streq(&j, dec, "always"))
-		decide(r, 'a', "terminal");
-	else if (json_streq(&j, dec, "deny"))
-		decide(r, 'n', "terminal");
-out:
+	/* A decision for a call that is gone was made elsewhere already. */
+	if (approval_parse_decision(&j, line, n, &id, &idn, &key) == 0 &&
+	    (r = find_req(t->a, id, idn)))
+		decide(r, key, "terminal");
 	json_free(&j);
 }
 

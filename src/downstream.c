@@ -12,6 +12,7 @@
 
 #include "approval.h"
 #include "audit.h"
+#include "lines.h"
 #include "log.h"
 #include "policy.h"
 
@@ -65,9 +66,7 @@ struct downstream {
 	struct loop *loop;		/* not owned */
 	struct mux *mux;		/* not owned */
 	int in_fd, out_fd;
-	struct buf in;			/* bytes read, not yet a whole line */
-	size_t scanned;			/* in[0..scanned) holds no newline */
-	int discarding;			/* inside an over-long line */
+	struct lines in;		/* stdin, framed */
 	struct outseg *segs;		/* queued output before `out`, oldest first */
 	struct outseg **segs_tail;
 	struct buf out;			/* queued output, after `segs` */
@@ -1040,36 +1039,15 @@ static void begin_stop(struct downstream *d)
 	loop_stop(d->loop);
 }
 
-static void take_lines(struct downstream *d)
+static int take_line(void *arg, char *line, size_t len, int too_long)
 {
-	size_t start = 0;
-	char *nl;
+	struct downstream *d = arg;
 
-	while ((nl = memchr(d->in.data + d->scanned, '\n', d->in.len - d->scanned))) {
-		size_t end = (size_t)(nl - d->in.data), len = end - start;
-
-		if (d->discarding) {
-			d->discarding = 0;
-			reply_error(d, NULL, 0, -32700, "parse error: the line is too long");
-		} else {
-			if (len && d->in.data[end - 1] == '\r')
-				len--;
-			d->in.data[start + len] = '\0';
-			if (len)
-				handle_line(d, d->in.data + start, len, 0);
-		}
-		start = end + 1;
-		d->scanned = start;
-		if (d->stopping)
-			break;
-	}
-	buf_consume(&d->in, start);
-	d->scanned = d->in.len;
-	if (d->in.len > DOWN_MAX_LINE) {
-		d->discarding = 1;
-		buf_reset(&d->in);
-		d->scanned = 0;
-	}
+	if (too_long)
+		reply_error(d, NULL, 0, -32700, "parse error: the line is too long");
+	else if (len)
+		handle_line(d, line, len, 0);
+	return d->stopping;
 }
 
 static void on_stdin(int fd, short revents, void *arg)
@@ -1078,8 +1056,7 @@ static void on_stdin(int fd, short revents, void *arg)
 	ssize_t n;
 
 	(void)revents;
-	buf_reserve(&d->in, 65536);
-	n = read(fd, d->in.data + d->in.len, d->in.cap - d->in.len - 1);
+	n = read(fd, lines_space(&d->in, 65536), 65536);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
@@ -1087,9 +1064,9 @@ static void on_stdin(int fd, short revents, void *arg)
 		begin_stop(d);
 		return;
 	}
-	d->in.len += (size_t)n;
-	d->in.data[d->in.len] = '\0';
-	take_lines(d);
+	lines_commit(&d->in, (size_t)n);
+	lines_take(&d->in, take_line, d);
+	json_release(&d->j);
 }
 
 static void on_signal(int fd, short revents, void *arg)
@@ -1154,6 +1131,7 @@ struct downstream *downstream_new(struct loop *loop, struct mux *m, int in_fd, i
 	d->in_fd = in_fd;
 	d->out_fd = out_fd;
 	json_init(&d->j);
+	lines_init(&d->in, DOWN_MAX_LINE);
 	m->on_change = on_mux_change;
 	m->on_notify = on_mux_notify;
 	m->on_request = on_mux_request;
@@ -1237,7 +1215,7 @@ void downstream_free(struct downstream *d)
 		loop_timer_cancel(d->loop, d->flush);
 	if (d->changed)
 		loop_timer_cancel(d->loop, d->changed);
-	buf_free(&d->in);
+	lines_free(&d->in);
 	segs_free(d);
 	buf_free(&d->out);
 	json_free(&d->j);

@@ -63,11 +63,9 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* Keeps the headers mcpmux acts on; header names match case-insensitively. */
-static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+void http_header_in(struct http *h, const char *p, size_t n)
 {
-	struct http *h = ud;
-	size_t n = size * nmemb, k, e;
+	size_t k, e;
 	char **slot = NULL;
 
 	if (n > 5 && strncmp(p, "HTTP/", 5) == 0) {
@@ -76,7 +74,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 		free(h->www_auth);
 		h->session_id = NULL;
 		h->www_auth = NULL;
-		return n;
+		h->bad_session_id = 0;
+		return;
 	}
 	if (n > 15 && strncasecmp(p, "mcp-session-id:", 15) == 0) {
 		slot = &h->session_id;
@@ -85,7 +84,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 		slot = &h->www_auth;
 		k = 17;
 	} else {
-		return n;
+		return;
 	}
 	while (k < n && (p[k] == ' ' || p[k] == '\t'))
 		k++;
@@ -93,8 +92,26 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 	while (e > k && (p[e - 1] == '\r' || p[e - 1] == '\n' || p[e - 1] == ' '))
 		e--;
 	free(*slot);
+	*slot = NULL;
+	if (slot == &h->session_id) {
+		/* The spec allows visible ASCII only; anything else (a CR, a NUL)
+		   would be sent back on every request. */
+		size_t i;
+
+		h->bad_session_id = e == k;
+		for (i = k; i < e; i++)
+			if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7e)
+				h->bad_session_id = 1;
+		if (h->bad_session_id)
+			return;
+	}
 	*slot = xstrndup(p + k, e - k);
-	return n;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+	http_header_in(ud, p, size * nmemb);
+	return size * nmemb;
 }
 
 struct http *http_new(struct loop *loop, const char *method, const char *url)

@@ -412,6 +412,18 @@ void json_free(struct json *j)
 	json_init(j);
 }
 
+#define JSON_KEEP_TOKENS 4096
+
+void json_release(struct json *j)
+{
+	if (j->cap > JSON_KEEP_TOKENS) {
+		free(j->tok);
+		j->tok = NULL;
+		j->cap = 0;
+		j->ntok = 0;
+	}
+}
+
 /*
  * jsmn in strict mode wants a delimiter after a primitive, so a document that
  * is just `42` or `true` is tokenized here. The text is already validated.
