@@ -21,7 +21,8 @@ void log_quiet(int quiet)
 	quiet_on = quiet;
 }
 
-static void vlog(const char *level, const char *fmt, va_list ap)
+static __attribute__((format(printf, 2, 0)))
+void vlog(const char *level, const char *fmt, va_list ap)
 {
 	char line[2048];
 	int n;
