@@ -58,7 +58,9 @@ int lines_take(struct lines *l, int (*fn)(void *arg, char *line, size_t n, int t
 	int r = 0;
 	char *nl;
 
-	while (!r && (nl = memchr(l->in.data + l->scanned, '\n', l->in.len - l->scanned))) {
+	/* in.data is NULL once a big buffer was given back: nothing to scan then. */
+	while (!r && l->scanned < l->in.len &&
+	       (nl = memchr(l->in.data + l->scanned, '\n', l->in.len - l->scanned))) {
 		size_t end = (size_t)(nl - l->in.data), len = end - start;
 
 		l->scanned = end + 1;
