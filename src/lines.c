@@ -64,14 +64,15 @@ int lines_take(struct lines *l, int (*fn)(void *arg, char *line, size_t n, int t
 		size_t end = (size_t)(nl - l->in.data), len = end - start;
 
 		l->scanned = end + 1;
+		/* The cap is on the line: its '\r' belongs to the end of it. */
+		if (len && l->in.data[end - 1] == '\r')
+			len--;
 		if (l->discarding) {
 			l->discarding = 0;
 			r = fn(arg, NULL, 0, 1);
 		} else if (len > l->max) {
 			r = fn(arg, NULL, 0, 1);
 		} else {
-			if (len && l->in.data[end - 1] == '\r')
-				len--;
 			l->in.data[start + len] = '\0';
 			r = fn(arg, l->in.data + start, len, 0);
 		}
@@ -81,8 +82,10 @@ int lines_take(struct lines *l, int (*fn)(void *arg, char *line, size_t n, int t
 		buf_consume(&l->in, start);
 	/* Stopped early: what is left has not been looked at yet. */
 	l->scanned = r ? 0 : l->in.len;
-	/* Past the cap without an end: drop what there is, and the rest of it as it comes. */
-	if (!r && l->in.len > l->max) {
+	/* Past the cap without an end: drop what there is, and the rest of it as it
+	   comes. A line of exactly the cap may wait for the '\n' after its '\r'. */
+	if (!r && l->in.len > l->max &&
+	    !(l->in.len - 1 == l->max && l->in.data[l->max] == '\r')) {
 		l->discarding = 1;
 		buf_reset(&l->in);
 		l->scanned = 0;

@@ -145,6 +145,39 @@ static void test_too_long(void **state)
 	lines_free(&l);
 }
 
+/* Regression (fuzz_lines): a line of exactly the cap, ended by CRLF, was refused:
+   the '\r' was counted as part of the line, and a '\r' arriving last made the
+   framer drop the line before its '\n' came. */
+static void test_cap_with_crlf(void **state)
+{
+	struct lines l;
+	struct seen s = { 0 };
+
+	(void)state;
+	lines_init(&l, 4);
+	put(&l, "abcd\r\n", 6);
+	lines_take(&l, on_line, &s);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.text[0], "abcd");
+	put(&l, "efgh\r", 5);
+	lines_take(&l, on_line, &s);
+	assert_int_equal(s.n, 1);
+	put(&l, "\nabcde\r\n", 9);
+	lines_take(&l, on_line, &s);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.text[1], "efgh");
+	assert_null(s.text[2]);
+	seen_free(&s);
+	lines_free(&l);
+	lines_init(&l, 0);
+	put(&l, "\r\n", 2);
+	lines_take(&l, on_line, &s);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.text[0], "");
+	seen_free(&s);
+	lines_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +185,7 @@ int main(void)
 		cmocka_unit_test(test_take_after_buffer_given_back),
 		cmocka_unit_test(test_stop_and_resume),
 		cmocka_unit_test(test_too_long),
+		cmocka_unit_test(test_cap_with_crlf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
