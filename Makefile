@@ -1,4 +1,5 @@
-# mcpmux - see README.md. `make`, `make check`, `make demo`, `make install PREFIX=...`, `make clean`.
+# mcpmux - see README.md. `make`, `make check`, `make demo`, `make install PREFIX=...`, `make clean`,
+# `make fuzz` (FUZZ_TIME=seconds per target), `make fuzz-check` (part of check).
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -27,7 +28,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
 
 .PHONY: all check unit shtest integration conformance asan valgrind demo demo-run deps install uninstall \
-	deb deb-test clean
+	deb deb-test clean fuzz fuzz-check fuzz-build fuzz-bins
 
 all: mcpmux
 
@@ -79,7 +80,7 @@ conformance: mcpmux tests/node/node_modules/.package-lock.json
 # install libraries, so the rest runs in a new make that sees them.
 check:
 	@packaging/deps.sh --check
-	@$(MAKE) --no-print-directory unit shtest integration conformance asan valgrind
+	@$(MAKE) --no-print-directory unit fuzz-check shtest integration conformance asan valgrind
 
 # The sanitizer build lives in its own directory and binary; its unit tests and
 # integration tests run against it.
@@ -104,6 +105,53 @@ valgrind: mcpmux tests/node/node_modules/.package-lock.json
 	cd tests/node && MCPMUX_BIN=$(CURDIR)/tests/valgrind-wrap.sh \
 		node --test --test-concurrency=1 --test-timeout=300000 \
 		$(VALGRIND_TESTS:%=test/%.test.mjs)
+
+# Fuzzing (tests/fuzz/, README.md "Fuzzing"): one libFuzzer target per parser,
+# built with clang and ASan/UBSan in build/fuzz, each with its seed corpus
+# (tests/fuzz/corpus/T) and its crash regressions (tests/fuzz/regress/T).
+#   make fuzz        each target for FUZZ_TIME seconds (default 60); new inputs go
+#                    to build/fuzz/corpus/T, crashes to build/fuzz/crashes/T
+#   make fuzz-check  the regressions, then each target for FUZZ_CHECK_TIME seconds
+#                    (default 20) from the seed corpus with a fixed seed, then the
+#                    JSON differential (tests/fuzz/differential.py); part of check
+FUZZ_CC         ?= clang
+FUZZ_TIME       ?= 60
+FUZZ_CHECK_TIME ?= 20
+FUZZ_DIR        := build/fuzz
+FUZZ_TARGETS    := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+# -U_FORTIFY_SOURCE: the sanitizers see the plain calls, not the _chk variants.
+FUZZ_CFLAGS     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -fsanitize=fuzzer-no-link -U_FORTIFY_SOURCE
+
+fuzz: fuzz-build $(BUILD)/json_decide
+	tests/fuzz/run.sh fuzz $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+fuzz-check: fuzz-build $(BUILD)/json_decide
+	tests/fuzz/run.sh check $(FUZZ_CHECK_TIME) $(FUZZ_TARGETS)
+
+# CC and CFLAGS go through the environment, so the project's flags (-std=c11,
+# -Werror...) are still appended to them in the sub-make.
+fuzz-build:
+	@tests/fuzz/run.sh tools $(FUZZ_CC)
+	@CC="$(FUZZ_CC)" CFLAGS="$(FUZZ_CFLAGS)" $(MAKE) --no-print-directory BUILD=$(FUZZ_DIR) fuzz-bins
+
+fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%)
+
+$(BUILD)/libmcpmux.a: $(LIBOBJS)
+	rm -f $@
+	ar rcs $@ $(LIBOBJS)
+
+# fuzz_config may only open the files it wrote (tests/fuzz/fuzz_config.c).
+$(BUILD)/fuzz_config: FUZZ_LINK := -Wl,--wrap=open
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libmcpmux.a
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< \
+		$(BUILD)/libmcpmux.a $(LDLIBS) $(FUZZ_LINK)
+
+-include $(wildcard $(BUILD)/fuzz_*.d)
+
+# mcpmux's verdict on JSON files, for the differential (a normal build).
+$(BUILD)/json_decide: tests/fuzz/json_decide.c $(LIBOBJS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
 
 deps:
 	@packaging/deps.sh --check
