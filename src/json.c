@@ -399,8 +399,11 @@ static void key_push(struct json_scan *sc, size_t start, size_t len, int esc)
 static long find_repeat(struct json_scan *sc, const char *s, size_t from)
 {
 	size_t n = sc->nkeys - from, a, b, mask;
-	const struct keyspan *k = sc->keys + from;
+	const struct keyspan *k;
 
+	if (n < 2)
+		return -1;	/* keys is still NULL in a document's first, empty object */
+	k = sc->keys + from;
 	if (n <= 16) {
 		for (a = 1; a < n; a++)
 			for (b = 0; b < a; b++)
