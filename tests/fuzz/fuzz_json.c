@@ -2,18 +2,23 @@
  * fuzz_json.c - the JSON layer (src/json.c) on any bytes.
  *
  * Invariants:
- *   - json_validate, json_parse and json_parse_top (depths 0, 1, 2, 3 and
- *     JSON_MAX_DEPTH) accept and refuse the same documents;
+ *   - json_validate, json_parse, json_parse_top (depths 0, 1, 2, 3 and
+ *     JSON_MAX_DEPTH) and the resumable scanner fed in random pieces (the
+ *     text moving between calls) accept and refuse the same documents, with
+ *     the same reason (j->err) and the same tokens; once a piece makes the
+ *     text impossible, every later call says so;
  *   - the tokens of an accepted document stay inside the text, have jsmn's
  *     layout (parents before children, a key has one value, sizes count the
  *     children), each token's bytes are valid JSON on their own, and
- *     json_next() skips exactly a token's subtree;
- *   - json_parse_top's tokens are jsmn's, cut at its depth;
+ *     json_next() skips exactly a value's subtree; they are jsmn's own
+ *     tokens (jsmn is compiled in here as the reference), and
+ *     json_parse_top's are those cut at its depth;
+ *   - a refused document says why: a repeated key points at a key;
  *   - every string unescapes (unless it holds a lone surrogate, which the
- *     validator must then have refused, once it refuses them), re-escapes
- *     with json_escape into a document that parses back to the same bytes;
- *     json_streq and json_get find what the tokens say;
- *   - no object holds a key twice, compared unescaped (once the validator
+ *     validator must have refused, once it refuses them), re-escapes with
+ *     json_escape into a document that decodes to the same bytes, and
+ *     json_streq and json_get find it by its decoded text;
+ *   - no object holds a key twice, keys compared decoded (once the validator
  *     refuses repeated keys);
  *   - json_int agrees with strtoll on integers and refuses everything else;
  *   - json_escape of the raw input is valid JSON and decodes to the input
@@ -25,13 +30,19 @@
 #include <string.h>
 
 #include "buf.h"
+/* jsmn's own parser, compiled here: the reference for json_parse's tokens. */
+#define MCPMUX_JSMN_IMPL
+#define JSMN_STATIC
 #include "json.h"
 
 static const int depths[] = { 0, 1, 2, 3, JSON_MAX_DEPTH };
 #define NDEPTHS (sizeof(depths) / sizeof(depths[0]))
 
 /* Reused across inputs, as the program reuses its struct json. */
-static struct json jfull, jtop, jesc;
+static struct json jfull, jtop, jesc, jpart;
+static struct json_scan *scanner;
+static jsmntok_t *ref;
+static unsigned int refcap;
 
 /* Rules json.c may not have yet: checked only once the validator applies them. */
 static int rule_surrogates, rule_dup_keys;
@@ -46,6 +57,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	json_init(&jfull);
 	json_init(&jtop);
 	json_init(&jesc);
+	json_init(&jpart);
+	scanner = json_scan_new(&jpart, JSON_MAX_DEPTH);
 	rule_surrogates = json_validate(lone, sizeof(lone) - 1) != 0;
 	rule_dup_keys = json_validate(dup, sizeof(dup) - 1) != 0;
 	if (!rule_surrogates)
@@ -262,7 +275,6 @@ static void check_strings(const struct json *j)
 		buf_reset(&raw);
 		buf_add(&raw, j->js + t->start, n);
 		FUZZ_CHECK(!memchr(raw.data, '\0', n), "string %d holds a raw NUL", i);
-		FUZZ_CHECK(json_streq(j, i, raw.data), "json_streq(%d) refuses its own text", i);
 		buf_reset(&s);
 		if (json_string(j, i, &s) != 0) {
 			FUZZ_CHECK(has_lone_surrogate(raw.data, n),
@@ -272,15 +284,27 @@ static void check_strings(const struct json *j)
 		}
 		FUZZ_CHECK(!has_lone_surrogate(raw.data, n), "json_string(%d) took a lone surrogate", i);
 		check_escape(buf_str(&s), s.len, &s);
+		/* json_streq compares decoded text: the raw form only when it is the same. */
+		FUZZ_CHECK(json_streq(j, i, raw.data) == (s.len == n && !memcmp(buf_str(&s), raw.data, n)),
+			   "json_streq(%d) on its raw text", i);
+		if (memchr(buf_str(&s), '\0', s.len))
+			continue;	/* a C string cannot say it */
+		FUZZ_CHECK(json_streq(j, i, buf_str(&s)), "json_streq(%d) refuses its decoded text", i);
+		buf_putc(&s, 'x');
+		FUZZ_CHECK(!json_streq(j, i, buf_str(&s)), "json_streq(%d) takes a longer text", i);
+		if (s.len > 1) {
+			s.data[s.len - 2] = '\0';
+			FUZZ_CHECK(!json_streq(j, i, buf_str(&s)), "json_streq(%d) takes a prefix", i);
+		}
 	}
 	buf_free(&s);
 	buf_free(&raw);
 }
 
-/* Keys: json_get finds the first raw match; unescaped, none repeats (once refused). */
+/* Keys: none repeats, decoded (once refused); json_get finds each by its decoded text. */
 static void check_objects(const struct json *j)
 {
-	struct buf a = BUF_INIT, b = BUF_INIT, raw = BUF_INIT;
+	struct buf a = BUF_INIT, b = BUF_INIT;
 	int i, k, m, k2, m2;
 
 	for (i = 0; i < j->ntok; i++) {
@@ -289,27 +313,29 @@ static void check_objects(const struct json *j)
 		for (k = i + 1, m = 0; m < j->tok[i].size; m++, k = json_next(j, k + 1)) {
 			int first = -1;
 
-			buf_reset(&raw);
-			buf_add(&raw, j->js + j->tok[k].start, (size_t)(j->tok[k].end - j->tok[k].start));
+			buf_reset(&a);
+			if (json_string(j, k, &a))
+				continue;	/* a lone surrogate: no C string names it */
+			buf_add(&a, "", 0);
 			for (k2 = i + 1, m2 = 0; m2 < j->tok[i].size; m2++, k2 = json_next(j, k2 + 1)) {
-				if (first < 0 && json_streq(j, k2, raw.data))
-					first = k2 + 1;
-				if (!rule_dup_keys || k2 <= k)
-					continue;
-				buf_reset(&a);
 				buf_reset(&b);
-				if (json_string(j, k, &a) || json_string(j, k2, &b))
+				if (json_string(j, k2, &b))
 					continue;
-				FUZZ_CHECK(a.len != b.len || memcmp(buf_str(&a), buf_str(&b), a.len),
+				if (b.len != a.len || memcmp(buf_str(&a), buf_str(&b), a.len))
+					continue;
+				if (first < 0)
+					first = k2 + 1;
+				FUZZ_CHECK(!rule_dup_keys || k2 == k,
 					   "object %d repeats a key (tokens %d and %d)", i, k, k2);
 			}
-			FUZZ_CHECK(json_get(j, i, raw.data) == first, "json_get(%d, key %d) = %d, not %d",
-				   i, k, json_get(j, i, raw.data), first);
+			if (memchr(buf_str(&a), '\0', a.len))
+				continue;
+			FUZZ_CHECK(json_get(j, i, buf_str(&a)) == first, "json_get(%d, key %d) = %d, not %d",
+				   i, k, json_get(j, i, buf_str(&a)), first);
 		}
 	}
 	buf_free(&a);
 	buf_free(&b);
-	buf_free(&raw);
 }
 
 static void check_scalars(const struct json *j)
@@ -374,27 +400,136 @@ static void check_escape_raw(const char *s, size_t n)
 	buf_free(&want);
 }
 
+/* jsmn's tokens for a document whose top level is not a primitive (jsmn's
+   strict mode wants a delimiter after one). */
+static void check_jsmn(const struct json *j, const char *js, size_t len)
+{
+	size_t lead = 0;
+	jsmn_parser p;
+	int r, i;
+
+	while (lead < len && is_ws(js[lead]))
+		lead++;
+	if (!strchr("{[\"", js[lead]))
+		return;
+	for (;;) {
+		if (!refcap) {
+			refcap = 64;
+			ref = malloc(refcap * sizeof(*ref));
+		}
+		if (!ref)
+			abort();
+		jsmn_init(&p);
+		r = jsmn_parse(&p, js, len, ref, refcap);
+		if (r != JSMN_ERROR_NOMEM)
+			break;
+		refcap *= 2;
+		ref = realloc(ref, refcap * sizeof(*ref));
+	}
+	FUZZ_CHECK(r == j->ntok, "jsmn finds %d tokens, json_parse %d", r, j->ntok);
+	for (i = 0; i < r; i++)
+		FUZZ_CHECK(tok_eq(&ref[i], &j->tok[i]), "token %d differs from jsmn's", i);
+}
+
+static void same_tokens(const struct json *a, const struct json *b, const char *what)
+{
+	int i;
+
+	FUZZ_CHECK(a->ntok == b->ntok, "%s: %d tokens, whole %d", what, b->ntok, a->ntok);
+	for (i = 0; i < a->ntok; i++)
+		FUZZ_CHECK(tok_eq(&a->tok[i], &b->tok[i]), "%s: token %d differs", what, i);
+}
+
+/* Why it was refused: a reason, a place in the text, and a key for a repeat. */
+static void check_err(const struct json *j, const char *js, size_t len, int valid)
+{
+	if (valid) {
+		FUZZ_CHECK(j->err == JSON_OK, "accepted with err %d", j->err);
+		return;
+	}
+	FUZZ_CHECK(j->err == JSON_ERR_SYNTAX || j->err == JSON_ERR_DEPTH || j->err == JSON_ERR_DUPKEY,
+		   "refused with err %d", j->err);
+	FUZZ_CHECK(j->err_at <= len, "err_at %zu past the end (%zu)", j->err_at, len);
+	if (j->err == JSON_ERR_DUPKEY)
+		FUZZ_CHECK(j->err_len >= 2 && j->err_at + j->err_len <= len && js[j->err_at] == '"' &&
+			   js[j->err_at + j->err_len - 1] == '"', "a repeated key that is not a key");
+	if (j->err == JSON_ERR_DEPTH)
+		FUZZ_CHECK(js[j->err_at] == '[' || js[j->err_at] == '{', "too deep, not at a bracket");
+}
+
+/*
+ * The scanner fed in pieces of random sizes, each call with the whole text
+ * so far in a buffer that may move: the same verdict, reason and tokens.
+ */
+static void check_pieces(const char *js, size_t len, int maxdepth, const struct json *whole,
+			 int valid, uint64_t seed)
+{
+	struct fuzz_rng rng;
+	char *text = NULL;
+	size_t have = 0, k;
+	int r = 0, bad = 0;
+
+	fuzz_rng_init(&rng, seed);
+	json_scan_reset(scanner, maxdepth);
+	while (have < len) {
+		k = fuzz_chunk(&rng, len - have);
+		/* a new buffer each time: the text moves, as a growing one would */
+		free(text);
+		text = malloc(have + k ? have + k : 1);
+		if (!text)
+			abort();
+		memcpy(text, js, have + k);
+		have += k;
+		r = json_scan_feed(scanner, text, have);
+		FUZZ_CHECK(!bad || r == -1, "json_scan_feed took more after refusing");
+		if (r)
+			bad = 1;
+		FUZZ_CHECK(!(valid && r), "json_scan_feed refused a prefix of a valid document");
+	}
+	free(text);
+	text = malloc(len ? len : 1);
+	if (!text)
+		abort();
+	memcpy(text, js, len);
+	r = json_scan_end(scanner, text, len);
+	FUZZ_CHECK(!bad || r == -1, "json_scan_end took what json_scan_feed refused");
+	FUZZ_CHECK((r == 0) == valid, "in pieces: %d, whole: %d (depth %d)", r, valid, maxdepth);
+	FUZZ_CHECK(jpart.err == whole->err, "in pieces: err %d, whole %d", jpart.err, whole->err);
+	if (valid) {
+		FUZZ_CHECK(jpart.js == text && jpart.len == len, "json_scan_end: js/len");
+		same_tokens(whole, &jpart, "in pieces");
+	} else {
+		FUZZ_CHECK(jpart.ntok == 0, "in pieces: tokens left after refusing");
+	}
+	free(text);
+	jpart.js = NULL;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *js = (const char *)data;
 	int valid = json_validate(js, size) == 0, parsed;
+	uint64_t h = fuzz_hash(data, size);
 	size_t d;
 
+	parsed = json_parse(&jfull, js, size) == 0;
+	FUZZ_CHECK(parsed == valid, "json_parse says %d, json_validate %d", parsed, valid);
+	check_err(&jfull, js, size, valid);
 	for (d = 0; d < NDEPTHS; d++) {
 		int r = json_parse_top(&jtop, js, size, depths[d]);
 
 		FUZZ_CHECK((r == 0) == valid, "json_parse_top(%d) says %d, json_validate %d",
 			   depths[d], r, valid);
 		FUZZ_CHECK(r == 0 || jtop.ntok == 0, "json_parse_top left tokens after refusing");
+		FUZZ_CHECK(jtop.err == jfull.err, "json_parse_top(%d): err %d, json_parse %d",
+			   depths[d], jtop.err, jfull.err);
+		if (valid)
+			check_top(&jfull, &jtop, depths[d]);
+		check_pieces(js, size, depths[d], &jtop, valid, h + d);
 	}
-	parsed = json_parse(&jfull, js, size) == 0;
-	FUZZ_CHECK(parsed == valid, "json_parse says %d, json_validate %d", parsed, valid);
 	if (parsed) {
 		check_tokens(&jfull, "json_parse");
-		for (d = 0; d < NDEPTHS; d++) {
-			json_parse_top(&jtop, js, size, depths[d]);
-			check_top(&jfull, &jtop, depths[d]);
-		}
+		check_jsmn(&jfull, js, size);
 		check_strings(&jfull);
 		check_objects(&jfull);
 		check_scalars(&jfull);
@@ -404,5 +539,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_escape_raw(js, size);
 	json_release(&jfull);
 	json_release(&jtop);
+	json_release(&jpart);
 	return 0;
 }
