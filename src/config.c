@@ -28,6 +28,8 @@ extern int ini_max_line;
 #pragma weak ini_max_line
 
 #define LINE_BYTES	4096	/* inih's buffer: text, '\n' and NUL */
+#define LINE_KEEP	(64u << 10)	/* bytes of a line read into memory; a longer one is refused */
+#define FILE_MAX	(16u << 20)	/* bytes of a file read; a longer one is refused */
 #define PREFIX_MAX	40	/* leaves room in the 64-char name budget */
 #define SECS_MAX	86400
 #define MAX_KEYS	16	/* >= the entries of either key table */
@@ -56,10 +58,11 @@ struct parse {
 	struct config *cfg;
 	const char *path;
 	FILE *fp;
-	char *line;		/* getline() buffer */
-	size_t linecap;
+	char *line;		/* the line read, LINE_KEEP + 1 bytes */
+	size_t nread;		/* bytes of the file read so far */
 	int lineno;		/* line being handed to inih */
 	int read_errno;		/* set when reading the file failed */
+	int too_big;		/* the file goes on past FILE_MAX */
 	int key_line;		/* the current line must reach on_key() */
 	int handled;		/* ...and it did */
 	enum section_kind kind;
@@ -952,6 +955,44 @@ static void check_handled(struct parse *p)
 }
 
 /*
+ * The next line, its '\n' included, into p->line: at most LINE_KEEP bytes of
+ * it are kept and the rest is read and dropped (*dropped is then set), so
+ * that neither a huge line nor an endless file (a FIFO, /dev/zero) is held in
+ * memory. Returns the bytes kept, or -1 at the end of the file or on an error.
+ */
+static ssize_t next_line(struct parse *p, int *dropped)
+{
+	size_t n = 0;
+	int c = 0;
+
+	*dropped = 0;
+	if (!p->line) {
+		p->line = malloc(LINE_KEEP + 1);
+		if (!p->line)
+			oom();
+	}
+	while (c != '\n') {
+		if (p->nread >= FILE_MAX) {
+			if (getc(p->fp) != EOF)
+				p->too_big = 1;
+			break;
+		}
+		c = getc(p->fp);
+		if (c == EOF)
+			break;
+		p->nread++;
+		if (n < LINE_KEEP)
+			p->line[n++] = (char)c;
+		else
+			*dropped = 1;
+	}
+	if (ferror(p->fp) || (n == 0 && !*dropped))
+		return -1;
+	p->line[n] = '\0';
+	return (ssize_t)n;
+}
+
+/*
  * inih's reader, called once per line. It counts lines for the messages,
  * strips the indentation so inih never takes a line for the continuation of
  * the previous value, and refuses what inih would mangle (lines longer than
@@ -963,12 +1004,13 @@ static char *read_line(char *str, int num, void *stream)
 	ssize_t n;
 	size_t len;
 	char *s;
+	int dropped;
 
 	check_handled(p);
 	if (num < 2)
 		return NULL;
 	errno = 0;
-	n = getline(&p->line, &p->linecap, p->fp);
+	n = next_line(p, &dropped);
 	if (n < 0) {
 		if (ferror(p->fp))
 			p->read_errno = errno ? errno : EIO;
@@ -979,6 +1021,10 @@ static char *read_line(char *str, int num, void *stream)
 	len = (size_t)n;
 	if (memchr(s, '\0', len)) {
 		error_here(p, "line holds a NUL byte");
+		len = 0;
+	}
+	if (dropped && len) {
+		error_here(p, "line too long (at most %d characters)", num - 2);
 		len = 0;
 	}
 	if (p->lineno == 1 && len >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) {
@@ -1190,6 +1236,10 @@ static void parse_file(struct parse *p)
 	check_handled(p);
 	if (p->read_errno) {
 		error_at(p, 0, "cannot read: %s", strerror(p->read_errno));
+		return;
+	}
+	if (p->too_big) {
+		error_at(p, 0, "larger than %u MiB: not a configuration file", FILE_MAX >> 20);
 		return;
 	}
 	if (rc > 0 && !p->nerrs)	/* inih saw something read_line() did not */

@@ -49,7 +49,6 @@ common_opts() {
 	local opts=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=0
 		"-artifact_prefix=$OUT/crashes/$t/")
 	[[ -f tests/fuzz/$t.dict ]] && opts+=("-dict=tests/fuzz/$t.dict")
-	[[ -f tests/fuzz/$t.options ]] && opts+=($(<"tests/fuzz/$t.options"))
 	printf '%s\n' "${opts[@]}"
 }
 
@@ -81,6 +80,8 @@ run_one() {
 	fi
 	mkdir -p "$scratch"
 	mapfile -t opts < <(common_opts "$t")
+	# T.options: more flags for the timed runs only (a regression is replayed whole).
+	[[ -f tests/fuzz/$t.options ]] && opts+=($(<"tests/fuzz/$t.options"))
 	[[ $mode == check ]] && opts+=("-seed=$SEED")
 	log=$OUT/logs/$t.$mode.log
 	start=$SECONDS

@@ -899,6 +899,38 @@ static void test_find(void **state)
 	buf_free(&looked);
 }
 
+/* Regression (fuzz_config): a line was read into memory whole, however long
+   (getline), and a file was read to its end, however far: -c /dev/zero or a
+   FIFO took all memory. A line longer than 64 KiB is dropped as it is read,
+   and reading stops at 16 MiB. */
+static void test_huge_line_and_endless_file(void **state)
+{
+	struct buf text = BUF_INIT;
+	char *got;
+	size_t k;
+
+	(void)state;
+	buf_puts(&text, "[connector \"a\"]\nurl = http://h\ntools = ");
+	for (k = 0; k < (1u << 20); k++)
+		buf_puts(&text, "x ");
+	buf_puts(&text, "\nbogus = 1\n");
+	got = load_err(buf_str(&text));
+	assert_string_equal(got, "F:3: line too long (at most 4094 characters)\n"
+			    "F:4: unknown key 'bogus' in [connector \"a\"]\n");
+	free(got);
+	buf_free(&text);
+
+	/* Past 16 MiB nothing more is read: /dev/zero ends here too. A file, not
+	   /dev/zero, so that a build without the limit fails instead of eating memory. */
+	buf_puts(&text, "[mcpmux]\n");
+	while (text.len <= (16u << 20))
+		buf_puts(&text, "; a comment line, again and again, until the file is past 16 MiB\n");
+	got = load_err(buf_str(&text));
+	assert_string_equal(got, "F: larger than 16 MiB: not a configuration file\n");
+	free(got);
+	buf_free(&text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -936,6 +968,7 @@ int main(void)
 		cmocka_unit_test(test_slugify),
 		cmocka_unit_test(test_glob_filters),
 		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_huge_line_and_endless_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
