@@ -7,7 +7,9 @@
 #
 # Build:  build-essential pkg-config libcurl4-openssl-dev libjsmn-dev libsodium-dev libinih-dev
 # Tests:  libcmocka-dev, Node.js >= 18 with npm, tmux, valgrind, ca-certificates, groff-base
-#         (tests/sh/man_sync.sh renders the man pages), and the
+#         (tests/sh/man_sync.sh renders the man pages), clang and libclang-rt-14-dev
+#         (libFuzzer and the sanitizers for make fuzz-check), python3 (the JSON
+#         differential, tests/fuzz/differential.py), and the
 #         test-only npm packages pinned in tests/node/package-lock.json.
 # An existing Node.js >= 18 is kept as it is, wherever it came from.
 set -euo pipefail
@@ -16,7 +18,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NODE_DIR="$ROOT/tests/node"
 NODE_MIN=18
 APT_PKGS=(build-essential pkg-config libcurl4-openssl-dev libjsmn-dev libsodium-dev
-          libinih-dev libcmocka-dev tmux valgrind ca-certificates groff-base)
+          libinih-dev libcmocka-dev tmux valgrind ca-certificates groff-base
+          clang libclang-rt-14-dev python3)
 export DEBIAN_FRONTEND=noninteractive
 
 usage() {
