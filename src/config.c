@@ -601,6 +601,32 @@ static void set_approval_timeout(struct parse *p, const char *v)
 	set_secs(p, "approval_timeout", v, &p->cfg->approval_timeout_ms);
 }
 
+/* Whole MiB from 1 to CONFIG_MAX_MESSAGE_MIB, as bytes. */
+static void set_mib(struct parse *p, const char *key, const char *v, size_t *bytes)
+{
+	unsigned long n = 0;
+	const char *s;
+
+	for (s = v; *s >= '0' && *s <= '9' && n <= CONFIG_MAX_MESSAGE_MIB; s++)
+		n = n * 10 + (unsigned long)(*s - '0');
+	if (!*v || *s || n < 1 || n > CONFIG_MAX_MESSAGE_MIB) {
+		error_here(p, "%s must be whole MiB from 1 to %d (got '%s')", key,
+			   CONFIG_MAX_MESSAGE_MIB, v);
+		return;
+	}
+	*bytes = (size_t)n << 20;
+}
+
+static void set_max_message(struct parse *p, const char *v)
+{
+	set_mib(p, "max_message", v, &p->cfg->max_message);
+}
+
+static void set_conn_max_message(struct parse *p, const char *v)
+{
+	set_mib(p, "max_message", v, &cur_conn(p)->max_message);
+}
+
 /* "~/x" is $HOME/x; a relative path would depend on where the agent starts us. */
 static char *expand_path(const char *v)
 {
@@ -797,6 +823,7 @@ static const struct key mcpmux_keys[] = {
 	{ "approvals", 0, set_approvals },
 	{ "approval_timeout", 0, set_approval_timeout },
 	{ "audit_log", 0, set_audit_log },
+	{ "max_message", 0, set_max_message },
 	{ NULL, 0, NULL }
 };
 
@@ -815,6 +842,7 @@ static const struct key connector_keys[] = {
 	{ "hide", 0, set_hide },
 	{ "timeout", 0, set_timeout },
 	{ "approval", 0, set_approval },
+	{ "max_message", 0, set_conn_max_message },
 	{ NULL, 0, NULL }
 };
 
@@ -1216,6 +1244,7 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
 	cfg->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_MS;
 	cfg->approvals = APPROVALS_AUTO;
 	cfg->approval_timeout_ms = CONFIG_DEFAULT_APPROVAL_MS;
+	cfg->max_message = (size_t)CONFIG_DEFAULT_MESSAGE_MIB << 20;
 	cfg->audit_log = expand_path(CONFIG_DEFAULT_AUDIT);
 	cfg->vault.type = VAULT_LOCAL;
 	cfg->vault.path = expand_path(CONFIG_DEFAULT_VAULT_PATH);
