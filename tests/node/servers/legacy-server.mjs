@@ -20,6 +20,9 @@
 //   --post-status N     status for POST /sse: 400, 404 or 405 (default 405)
 //   --require-token T   GET /sse and POST /messages must carry
 //                       "Authorization: Bearer T", else HTTP 401
+//   --silent MODE       no-endpoint: GET /sse opens the stream but never sends
+//                       the endpoint event; no-replies: POSTs are accepted
+//                       (202) and never answered on the stream
 //   --endpoint-origin O the endpoint event carries an absolute URL with
 //                       origin O ("self": this server's own origin) instead
 //                       of the relative /messages?sessionId=...; a foreign
@@ -53,6 +56,7 @@ const { values: opts } = parseArgs({
     'post-status': { type: 'string', default: '405' },
     'require-token': { type: 'string' },
     'endpoint-origin': { type: 'string' },
+    silent: { type: 'string', default: 'none' },
   },
   strict: true,
 });
@@ -186,6 +190,14 @@ function newServer() {
 const sessions = new Map(); // sessionId -> SSEServerTransport
 
 async function openStream(req, res) {
+  if (opts.silent === 'no-endpoint') {
+    stats.getStreams++;
+    stats.streamsOpened++;
+    res.once('close', () => stats.getStreams--);
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    res.write(': no endpoint will come\n\n');
+    return;
+  }
   const origin = opts['endpoint-origin'] === 'self'
     ? `http://127.0.0.1:${httpServer.address().port}` : opts['endpoint-origin'];
   const transport = origin ? new AbsoluteEndpointTransport(origin, res) : new SSEServerTransport('/messages', res);
@@ -212,6 +224,10 @@ async function postMessage(req, res, url) {
     parsed = JSON.parse(body.toString('utf8'));
   } catch {
     res.writeHead(400).end('Invalid JSON');
+    return;
+  }
+  if (opts.silent === 'no-replies') {
+    res.writeHead(202).end('Accepted');
     return;
   }
   if (parsed?.method === 'initialize') {
