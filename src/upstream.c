@@ -444,7 +444,7 @@ static int rx_feed(struct rx *x, const char *data, size_t n)
 		if (sse_feed(&x->parser, data, n) == 0)
 			return 0;
 		if (!x->refused)
-			rx_refuse(x, "an event larger than %zu MiB was refused (max_message)",
+			rx_refuse(x, "a message larger than %zu MiB was refused (max_message)",
 				  x->max >> 20);
 		return -1;
 	}
