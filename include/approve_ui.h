@@ -9,9 +9,12 @@
  * struct approve_queue and one struct approve_history.
  *
  * Text from brokers is shown as received but made safe for a terminal:
- * control characters, C1 controls and invisible or bidirectional format
- * characters become '?', so a request cannot move the cursor, recolour the
- * screen or make the arguments read differently from what they are.
+ * control characters (C0, DEL, C1), every Unicode format character (Cf,
+ * which includes every bidi control), the tags block, the variation
+ * selectors and invalid UTF-8 become '?', so a request cannot move the
+ * cursor, recolour the screen, hide text or make the arguments read
+ * differently from what they are. The tty prompt and the elicitation
+ * question (src/approval.c) use the same functions.
  */
 #ifndef MCPMUX_APPROVE_UI_H
 #define MCPMUX_APPROVE_UI_H
@@ -76,6 +79,9 @@ size_t approve_pretty(struct buf *out, const struct json *j, int i, size_t max_s
 
 /* Time left as "45s", "1m52s", "2h05m"; whole seconds rounded up; <= 0 is "0s". */
 void approve_fmt_left(char *out, size_t size, long long ms);
+
+/* 1 when code point cp is shown as '?' (see above). */
+int approve_unsafe_char(unsigned int cp);
 
 /* Terminal columns the UTF-8 text s[0..n) takes once made safe (see above). */
 size_t approve_cols(const char *s, size_t n);

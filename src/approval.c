@@ -630,11 +630,17 @@ static void start_elicitation(struct approval_req *r)
 	struct approval *a = r->a;
 	struct buf msg = BUF_INIT;
 
-	buf_printf(&msg, "Allow %s (connector %s, %s tool) to run with these arguments?\n",
-		   r->tool, r->connector, r->label);
-	buf_add(&msg, r->args, r->args_len > 2000 ? 2000 : r->args_len);
-	if (r->args_len > 2000)
-		buf_puts(&msg, "...");
+	/* The client shows this to the human: made safe like the approve screen
+	   (approve_ui.h), so that the arguments cannot hide or reorder text in
+	   its UI, and cut to a length a dialog can show. */
+	buf_puts(&msg, "Allow ");
+	approve_cut(&msg, r->tool, strlen(r->tool), 200);
+	buf_puts(&msg, " (connector ");
+	approve_cut(&msg, r->connector, strlen(r->connector), 80);
+	buf_puts(&msg, ", ");
+	approve_cut(&msg, r->label, strlen(r->label), 40);
+	buf_puts(&msg, " tool) to run with these arguments?\n");
+	approve_cut(&msg, r->args, r->args_len, 2000);
 	r->elicit = a->ops.start(a->ops.arg, msg.data, on_elicit_done, r);
 	buf_free(&msg);
 }

@@ -47,17 +47,54 @@ static size_t utf8_next(const char *s, size_t n, unsigned int *cp)
 	return 1;
 }
 
-/* Characters a terminal must not get raw: controls, and ones that hide or reorder text. */
-static int unsafe_char(unsigned int cp)
-{
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
-	       (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
-	       (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb);
-}
-
 struct range {
 	unsigned int lo, hi;	/* inclusive */
 };
+
+/*
+ * Characters a terminal must not get raw, sorted: controls, and everything
+ * that hides or reorders text. The Unicode format characters (Cf) come from
+ * Node 20's ICU (78.2, Unicode 17.0):
+ *   node -e 'for (let c = 0; c < 0x110000; c++) if (/\p{Cf}/u.test(String.fromCodePoint(c))) ...'
+ * merged with C0, DEL and C1 controls, U+2028/U+2029 (line and paragraph
+ * separators), U+2065 (unassigned between the invisible operators and the
+ * bidi isolates), the whole tags block E0000-E007F, the variation selectors
+ * FE00-FE0F and E0100-E01EF, and the Mongolian free variation selectors
+ * 180B-180D and 180F. Every bidi control (Bidi_Control) is a Cf character.
+ * tests/unit/test_approve.c checks every code point of those classes
+ * against data from Python's unicodedata, not against this table.
+ */
+static const struct range unsafe[] = {
+	{ 0x0000, 0x001f }, { 0x007f, 0x009f }, { 0x00ad, 0x00ad }, { 0x0600, 0x0605 },
+	{ 0x061c, 0x061c }, { 0x06dd, 0x06dd }, { 0x070f, 0x070f }, { 0x0890, 0x0891 },
+	{ 0x08e2, 0x08e2 }, { 0x180b, 0x180f }, { 0x200b, 0x200f }, { 0x2028, 0x202e },
+	{ 0x2060, 0x206f }, { 0xfe00, 0xfe0f }, { 0xfeff, 0xfeff }, { 0xfff9, 0xfffb },
+	{ 0x110bd, 0x110bd }, { 0x110cd, 0x110cd }, { 0x13430, 0x1343f }, { 0x1bca0, 0x1bca3 },
+	{ 0x1d173, 0x1d17a }, { 0xe0000, 0xe007f }, { 0xe0100, 0xe01ef },
+};
+
+/* Binary search: the table is sorted and its ranges do not overlap. */
+static int in_sorted(unsigned int cp, const struct range *r, size_t n)
+{
+	size_t lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (cp < r[mid].lo)
+			hi = mid;
+		else if (cp > r[mid].hi)
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+int approve_unsafe_char(unsigned int cp)
+{
+	/* U+FFFD stands for invalid bytes (utf8_next): shown as '?' too. */
+	return cp == 0xfffd || in_sorted(cp, unsafe, sizeof(unsafe) / sizeof(unsafe[0]));
+}
 
 static int in_ranges(unsigned int cp, const struct range *r, size_t n)
 {
@@ -75,7 +112,7 @@ static size_t char_cols(unsigned int cp)
 	static const struct range zero[] = {
 		{ 0x0300, 0x036f }, { 0x0483, 0x0489 }, { 0x0591, 0x05bd }, { 0x0610, 0x061a },
 		{ 0x064b, 0x065f }, { 0x1ab0, 0x1aff }, { 0x1dc0, 0x1dff }, { 0x20d0, 0x20ff },
-		{ 0xfe00, 0xfe0f }, { 0xfe20, 0xfe2f },
+		{ 0xfe20, 0xfe2f },
 	};
 	static const struct range wide[] = {
 		{ 0x1100, 0x115f }, { 0x2e80, 0x303e }, { 0x3041, 0x33ff }, { 0x3400, 0x4dbf },
@@ -102,10 +139,10 @@ static size_t put_safe(struct buf *out, const char *s, size_t n, size_t cols, si
 
 	while (i < n) {
 		len = utf8_next(s + i, n - i, &cp);
-		w = unsafe_char(cp) || cp == 0xfffd ? 1 : char_cols(cp);
+		w = approve_unsafe_char(cp) ? 1 : char_cols(cp);
 		if (*used + w > cols)
 			break;
-		if (out && (unsafe_char(cp) || cp == 0xfffd))
+		if (out && approve_unsafe_char(cp))
 			buf_putc(out, '?');
 		else if (out)
 			buf_add(out, s + i, len);

@@ -222,6 +222,110 @@ static void test_cols_and_cut(void **state)
 	buf_free(&b);
 }
 
+/* --- characters that never reach the terminal raw --- */
+
+/*
+ * Test data from the Unicode standard, independent of approve_ui.c's table:
+ * the format characters (General_Category = Cf) as Python's unicodedata
+ * lists them (Unicode 14.0.0; python3 -c 'import unicodedata; ...
+ * unicodedata.category(chr(c)) == "Cf"'), the bidi controls (PropList.txt,
+ * Bidi_Control), the tags block, the variation selectors (Variation_Selector)
+ * and the Mongolian free variation selectors.
+ */
+static const struct { unsigned int lo, hi; } hidden_classes[] = {
+	/* Cf */
+	{ 0x00ad, 0x00ad }, { 0x0600, 0x0605 }, { 0x061c, 0x061c }, { 0x06dd, 0x06dd },
+	{ 0x070f, 0x070f }, { 0x0890, 0x0891 }, { 0x08e2, 0x08e2 }, { 0x180e, 0x180e },
+	{ 0x200b, 0x200f }, { 0x202a, 0x202e }, { 0x2060, 0x2064 }, { 0x2066, 0x206f },
+	{ 0xfeff, 0xfeff }, { 0xfff9, 0xfffb }, { 0x110bd, 0x110bd }, { 0x110cd, 0x110cd },
+	{ 0x13430, 0x13438 }, { 0x1bca0, 0x1bca3 }, { 0x1d173, 0x1d17a }, { 0xe0001, 0xe0001 },
+	{ 0xe0020, 0xe007f },
+	/* Bidi_Control */
+	{ 0x061c, 0x061c }, { 0x200e, 0x200f }, { 0x202a, 0x202e }, { 0x2066, 0x2069 },
+	/* the tags block */
+	{ 0xe0000, 0xe007f },
+	/* Variation_Selector, and the Mongolian free variation selectors */
+	{ 0x180b, 0x180d }, { 0x180f, 0x180f }, { 0xfe00, 0xfe0f }, { 0xe0100, 0xe01ef },
+};
+
+/* cp as UTF-8 into s (at least 5 bytes), NUL-terminated; returns its length. */
+static size_t utf8_put(char *s, unsigned int cp)
+{
+	size_t n;
+
+	if (cp < 0x80) {
+		s[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		s[0] = (char)(0xc0 | cp >> 6);
+		s[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		s[0] = (char)(0xe0 | cp >> 12);
+		s[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		s[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		s[0] = (char)(0xf0 | cp >> 18);
+		s[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+		s[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+		s[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	s[n] = '\0';
+	return n;
+}
+
+/* What approve_cut() makes of the one character cp, between two letters. */
+static void cut_one(struct buf *b, unsigned int cp)
+{
+	char s[8];
+	size_t n;
+
+	s[0] = 'x';
+	n = 1 + utf8_put(s + 1, cp);
+	s[n++] = 'y';
+	buf_reset(b);
+	approve_cut(b, s, n, 80);
+}
+
+static void test_hidden_classes(void **state)
+{
+	static const unsigned int kept[] = { 0x301, 0x628, 0x65e5, 0x1f600, 0xe01f0 };
+	struct buf b = BUF_INIT;
+	unsigned int cp, bad = 0;
+	size_t k;
+
+	for (k = 0; k < sizeof(hidden_classes) / sizeof(hidden_classes[0]); k++) {
+		for (cp = hidden_classes[k].lo; cp <= hidden_classes[k].hi; cp++) {
+			cut_one(&b, cp);
+			if (strcmp(buf_str(&b), "x?y") != 0) {
+				if (bad++ < 20)
+					print_message("U+%04X is not made '?'\n", cp);
+			}
+		}
+	}
+	if (bad)
+		fail_msg("%u invisible or reordering characters reach the terminal raw", bad);
+	/* Ordinary text stays as it is. */
+	for (cp = 0x20; cp < 0x250; cp++) {
+		if (cp == 0x7f)
+			cp = 0xa0;
+		if (cp == 0xad)
+			continue;
+		cut_one(&b, cp);
+		if (buf_str(&b)[1] == '?' && cp != '?')
+			fail_msg("U+%04X became '?'", cp);
+	}
+	/* Combining acute, Arabic letter, CJK, an emoji, past the last selector. */
+	for (k = 0; k < sizeof(kept) / sizeof(kept[0]); k++) {
+		cut_one(&b, kept[k]);
+		if (buf_str(&b)[1] == '?')
+			fail_msg("U+%04X became '?'", kept[k]);
+	}
+	buf_free(&b);
+}
+
 /* --- requests and the queue --- */
 
 static void test_req_new(void **state)
@@ -605,6 +709,7 @@ int main(void)
 		cmocka_unit_test(test_pretty_max_lines),
 		cmocka_unit_test(test_pretty_deep),
 		cmocka_unit_test(test_cols_and_cut),
+		cmocka_unit_test(test_hidden_classes),
 		cmocka_unit_test(test_req_new),
 		cmocka_unit_test(test_req_defaults),
 		cmocka_unit_test(test_req_big_args),

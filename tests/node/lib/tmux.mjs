@@ -193,6 +193,24 @@ process.on('exit', () => {
   }
 });
 
+// ------------------------------------------------------------ hidden characters
+
+/**
+ * Every code point that must never reach a terminal raw because it hides or
+ * reorders text, enumerated with this Node's Unicode data: the format
+ * characters (Cf), the bidi controls, the variation selectors (with the
+ * Mongolian free variation selectors) and the whole tags block.
+ */
+export function hiddenCodePoints() {
+  const re = /^[\p{Cf}\p{Bidi_Control}\p{Variation_Selector}]$/u;
+  const out = [];
+  for (let cp = 0; cp < 0x110000; cp++) {
+    if (cp >= 0xd800 && cp <= 0xdfff) continue;
+    if (re.test(String.fromCodePoint(cp)) || (cp >= 0xe0000 && cp <= 0xe007f)) out.push(cp);
+  }
+  return out;
+}
+
 // ------------------------------------------------------------ broker socket
 
 /** The broker socket of the `mcpmux serve` with this pid, under runtimeDir. */

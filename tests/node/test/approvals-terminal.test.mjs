@@ -12,7 +12,7 @@ import {
   BIN, connect, delay, muxEnv, startServer, textOf, writeConfig,
 } from '../lib/harness.mjs';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { TmuxPane, waitAudit } from '../lib/tmux.mjs';
+import { TmuxPane, hiddenCodePoints, waitAudit } from '../lib/tmux.mjs';
 
 const AGENT = 'e2e-agent';
 const CALL_TIMEOUT = { timeout: 30000 };
@@ -28,7 +28,7 @@ before(async () => {
  * with an SDK client named AGENT, and `mcpmux approve` in tmux (unless
  * approve is false) with the same HOME and XDG_RUNTIME_DIR.
  */
-async function setup({ mcpmux = {}, connector = {}, approve = true } = {}) {
+async function setup({ mcpmux = {}, connector = {}, approve = true, size } = {}) {
   const cfg = writeConfig({
     mcpmux: { approval_timeout: 30, ...mcpmux },
     connectors: { alpha: { url: alpha.url, ...connector } },
@@ -37,12 +37,12 @@ async function setup({ mcpmux = {}, connector = {}, approve = true } = {}) {
   const audit = path.join(dir, 'audit.jsonl');
   fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace(/^\[mcpmux\]\n/, `[mcpmux]\naudit_log = ${audit}\n`));
   const mux = await connect(cfg, { clientName: AGENT });
-  const pane = approve ? await startApprove(cfg) : null;
+  const pane = approve ? await startApprove(cfg, size) : null;
   return { cfg, dir, audit, mux, pane };
 }
 
-function startApprove(cfg) {
-  return TmuxPane.start([BIN, 'approve'], { env: muxEnv(cfg), cwd: path.dirname(cfg), cols: 80, rows: 24 });
+function startApprove(cfg, { cols = 80, rows = 24 } = {}) {
+  return TmuxPane.start([BIN, 'approve'], { env: muxEnv(cfg), cwd: path.dirname(cfg), cols, rows });
 }
 
 /** A tools/call that is not awaited yet; .settled tells whether it has ended. */
@@ -111,6 +111,31 @@ describe('mcpmux approve in a terminal', () => {
       { tool: 'alpha__add', connector: 'alpha', label: 'write', decision: 'allowed',
         decided_by: 'terminal', outcome: 'ok' },
       `audit line: ${JSON.stringify(line)}`);
+    await quit(pane);
+  });
+
+  test('no format, bidi, tag or variation selector character reaches the terminal raw: each is a ?', async () => {
+    const { mux, pane } = await setup({ size: { cols: 160, rows: 40 } });
+    const hidden = hiddenCodePoints();
+    // Strings of at most 100 characters, so that the compact view cuts none.
+    const args = { a: 1, b: 2 };
+    const chunks = [];
+    for (let i = 0; i < hidden.length; i += 100) chunks.push(hidden.slice(i, i + 100));
+    chunks.forEach((c, i) => {
+      args[`k${String(i).padStart(2, '0')}`] = String.fromCodePoint(...c);
+    });
+    const call = pendingCall(mux, 'alpha__add', args);
+    const screen = await pane.waitFor((s) => s.includes(`"k${String(chunks.length - 1).padStart(2, '0')}"`),
+      { timeout: 5000, what: 'the call with the hidden characters' });
+    const raw = [...screen].filter((ch) => hidden.includes(ch.codePointAt(0)));
+    assert.deepEqual([...new Set(raw.map((ch) => `U+${ch.codePointAt(0).toString(16).toUpperCase()}`))], [],
+      'characters that reached the screen raw');
+    chunks.forEach((c, i) => {
+      const want = `"k${String(i).padStart(2, '0')}": "${'?'.repeat(c.length)}"`;
+      assert.ok(screen.includes(want), `${want.slice(0, 12)}... with ${c.length} '?' on the screen:\n${screen}`);
+    });
+    await pane.sendKeys('n');
+    assert.equal((await call.promise).isError, true);
     await quit(pane);
   });
 

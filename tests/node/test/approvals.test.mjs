@@ -17,7 +17,9 @@ import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import {
   connect, rawSpawn, runMux, startServer, textOf, waitUntil, withTimeout, writeConfig,
 } from '../lib/harness.mjs';
-import { BrokerClient, brokerSocket, readAudit, waitAudit } from '../lib/tmux.mjs';
+import {
+  BrokerClient, brokerSocket, hiddenCodePoints, readAudit, waitAudit,
+} from '../lib/tmux.mjs';
 
 const AGENT = 'e2e-agent';
 
@@ -330,6 +332,26 @@ describe('channels: deny, timeout, elicitation', () => {
       { decision: 'denied', decided_by: 'elicitation', outcome: 'denied' },
       { decision: 'denied', decided_by: 'elicitation', outcome: 'denied' },
     ], `audit: ${JSON.stringify(lines)}`);
+  });
+
+  test('the elicitation question shows the arguments made safe: no control, format, bidi, '
+    + 'tag or variation selector character reaches the client raw', async () => {
+    const { cfg } = config({ audit: 'none' });
+    const hidden = hiddenCodePoints();
+    const note = `${String.fromCodePoint(...hidden)}\u001b[2J`;
+    const asked = await elicitingClient(cfg, 'elicit-hidden', () => ({ action: 'decline' }));
+    const res = await call(asked.mux, 'alpha__add', { a: 1, b: 2, note });
+    assert.equal(res.isError, true, JSON.stringify(res));
+    assert.equal(asked.seen.length, 1, 'one elicitation/create');
+    const msg = asked.seen[0].message ?? '';
+    const raw = [...msg].filter((ch) => hidden.includes(ch.codePointAt(0)) || ch.codePointAt(0) < 0x20 && ch !== '\n');
+    assert.deepEqual(raw.map((ch) => `U+${ch.codePointAt(0).toString(16).toUpperCase()}`), [],
+      'characters that reach the client raw');
+    // (JSON.stringify sent the ESC as the six characters \u001b: text, not a control.)
+    assert.ok(msg.includes(`"note":"${'?'.repeat(hidden.length)}\\u001b[2J"`),
+      `each of the ${hidden.length} characters is a '?': ${JSON.stringify(msg).slice(0, 300)}...${
+        JSON.stringify(msg).slice(-100)}`);
+    await asked.mux.close();
   });
 });
 
