@@ -35,7 +35,7 @@
 
 /* One call waiting for a decision. */
 struct approve_req {
-	struct approve_req *next;	/* the next one in arrival order */
+	struct approve_req *next;	/* the next one in the order they were asked */
 	const void *conn;		/* its broker (not owned): ids are unique per broker */
 	char *id;			/* the broker's id, unescaped */
 	char *agent;			/* who asks, e.g. "claude-ai 0.9.1" */
@@ -50,9 +50,11 @@ struct approve_req {
 	size_t total_lines;		/* lines the full pretty-print has */
 	int shortened;			/* `pretty` is not all of it (strings or lines cut) */
 	long long deadline;		/* monotonic ms when the broker denies it, -1 for none */
+	long long asked;		/* monotonic ms when the agent asked (from timeout_ms
+					   - remaining_ms), else when it arrived */
 };
 
-/* Pending calls across every broker, oldest first. Owns its requests. */
+/* Pending calls across every broker, oldest first (by `asked`). Owns its requests. */
 struct approve_queue {
 	struct approve_req *head;	/* the call shown in full */
 	size_t n;			/* how many */
@@ -107,7 +109,11 @@ struct approve_req *approve_req_new(const struct json *j, const void *conn,
 				    const char *hello_agent, long long now);
 void approve_req_free(struct approve_req *r);
 
-/* Appends r (taking it); a second request with the same broker and id is freed. */
+/*
+ * Adds r (taking it) after every call asked before it or at the same time, so
+ * that calls already waiting in several brokers line up oldest first; a
+ * second request with the same broker and id is freed.
+ */
 void approve_queue_add(struct approve_queue *q, struct approve_req *r);
 struct approve_req *approve_queue_find(const struct approve_queue *q, const void *conn,
 				       const char *id);
@@ -155,6 +161,8 @@ struct approve_view {
 	const char *dir;			/* the socket directory being watched */
 	const char *const *servers;		/* one "pid 4242  claude-ai 0.9.1" per serve */
 	size_t nservers;
+	size_t nexited;		/* serves that were attached and exited */
+	long last_exited;	/* the pid of the last of them */
 	const char *notice;			/* a one-line message, or NULL */
 	long long now;				/* monotonic ms */
 	const char *full;	/* the head's whole arguments for `v`, or NULL: normal screen */

@@ -360,6 +360,21 @@ static char *get_str(const struct json *j, const char *key, const char *fallback
 	return s;
 }
 
+/*
+ * When the agent asked, in our clock: the broker has waited timeout_ms -
+ * remaining_ms already. Arrival time when the message does not say.
+ */
+static long long get_asked(const struct json *j, long long now)
+{
+	long long timeout, left;
+
+	if (json_int(j, json_get(j, 0, "timeout_ms"), &timeout) != 0 ||
+	    json_int(j, json_get(j, 0, "remaining_ms"), &left) != 0 ||
+	    timeout < left || left < 0 || timeout > MAX_WAIT_MS)
+		return now;
+	return now - (timeout - left);
+}
+
 /* remaining_ms, else timeout_ms, as a monotonic deadline; -1 when neither is a number. */
 static long long get_deadline(const struct json *j, long long now)
 {
@@ -413,6 +428,7 @@ struct approve_req *approve_req_new(const struct json *j, const void *conn,
 	r->upstream_tool = get_str(j, "upstream_tool", "");
 	r->label = get_str(j, "label", "");
 	r->deadline = get_deadline(j, now);
+	r->asked = get_asked(j, now);
 	set_args(r, j);
 	return r;
 }
@@ -434,7 +450,7 @@ void approve_req_free(struct approve_req *r)
 
 void approve_queue_add(struct approve_queue *q, struct approve_req *r)
 {
-	struct approve_req **pp;
+	struct approve_req **pp, **at = NULL;
 
 	for (pp = &q->head; *pp; pp = &(*pp)->next) {
 		if ((*pp)->conn == r->conn && !strcmp((*pp)->id, r->id)) {
@@ -442,9 +458,13 @@ void approve_queue_add(struct approve_queue *q, struct approve_req *r)
 			approve_req_free(r);
 			return;
 		}
+		if (!at && (*pp)->asked > r->asked)
+			at = pp;
 	}
-	r->next = NULL;
-	*pp = r;
+	if (!at)
+		at = pp;
+	r->next = *at;
+	*at = r;
 	q->n++;
 }
 
@@ -734,7 +754,13 @@ static void render_waiting(struct approve_screen *s, const struct approve_view *
 
 	row(s, APPROVE_TITLE, "mcpmux approve - nothing to approve");
 	row(s, APPROVE_PLAIN, "");
-	if (v->nservers == 0) {
+	if (v->nservers == 0 && v->nexited == 1) {
+		rowf(s, APPROVE_PLAIN, "the mcpmux serve (pid %ld) exited; waiting for one to start...",
+		     v->last_exited);
+	} else if (v->nservers == 0 && v->nexited > 1) {
+		rowf(s, APPROVE_PLAIN, "%zu mcpmux serves exited (the last: pid %ld); waiting for one "
+		     "to start...", v->nexited, v->last_exited);
+	} else if (v->nservers == 0) {
 		row(s, APPROVE_PLAIN, "no mcpmux serve running yet; waiting...");
 	} else {
 		rowf(s, APPROVE_PLAIN, "attached to %zu mcpmux serve%s:", v->nservers,
@@ -886,8 +912,8 @@ static void render_full(struct approve_screen *s, struct approve_view *v)
 	}
 	while (s->rows < s->height - 1)
 		row(s, APPROVE_PLAIN, "");
-	row(s, APPROVE_KEYS, "[j/k] scroll [space/b] page [v] back [y] allow once [a] always "
-	    "[n] deny [q] quit");
+	row(s, APPROVE_KEYS, "[j/k] scroll [space/b] page [v/q] back [y] allow once [a] always "
+	    "[n] deny");
 }
 
 void approve_render(struct approve_screen *s, struct approve_view *v)

@@ -76,6 +76,8 @@ struct app {
 	size_t scroll;			/* first row of `full` shown */
 	long long next_scan;		/* when to look for new sockets */
 	long long next_tick;		/* when a countdown on screen changes, -1: none */
+	size_t nexited;			/* attached serves that went away */
+	long last_exited;		/* the pid of the last of them */
 	int quit;			/* set when done */
 	int status;			/* the exit status then */
 	struct pollfd *pfd;		/* poll() set: signal pipe, stdin, brokers */
@@ -295,6 +297,8 @@ static void draw(struct app *a)
 	v.dir = buf_str(&a->dir);
 	v.servers = (const char *const *)servers;
 	v.nservers = n;
+	v.nexited = a->nexited;
+	v.last_exited = a->last_exited;
 	v.notice = a->notice.len ? a->notice.data : NULL;
 	v.now = now_ms();
 	v.full = a->viewing ? buf_str(&a->full) : NULL;
@@ -521,6 +525,10 @@ static void sweep(struct app *a)
 			continue;
 		}
 		*pp = c->next;
+		if (c->fd >= 0) {
+			a->nexited++;
+			a->last_exited = c->pid;
+		}
 		approve_queue_drop_conn(&a->q, c);
 		if (a->full_conn == c)
 			view_close(a);
@@ -730,6 +738,8 @@ static int view_key(struct app *a, int key)
 		break;
 	case 'v':
 	case 'V':
+	case 'q':	/* back, not out: q quits from the normal screen only */
+	case 'Q':
 	case 0x1b:
 		view_close(a);
 		break;
@@ -1010,7 +1020,7 @@ const struct cmd cmd_approve = {
 	"  y  allow this call once\n"
 	"  a  allow this tool until that `mcpmux serve` exits\n"
 	"  n  deny\n"
-	"  v  view all the arguments (j/k, space/b scroll; v or Esc back)\n"
+	"  v  view all the arguments (j/k, space/b scroll; v, q or Esc back)\n"
 	"  q  quit (also Ctrl-C); pending calls stay pending for another terminal\n"
 	"     or the timeout\n"
 	"\n"

@@ -46,9 +46,9 @@ static struct approve_req *req(const void *conn, const char *text, long long now
 	return r;
 }
 
-/* A request line with this id, tool and remaining_ms. */
-static struct approve_req *req_simple(const void *conn, const char *id, const char *tool,
-				      long long remaining, long long now)
+/* A request line with this id, tool, timeout_ms and remaining_ms. */
+static struct approve_req *req_timed(const void *conn, const char *id, const char *tool,
+				     long long timeout, long long remaining, long long now)
 {
 	char text[512];
 
@@ -56,8 +56,15 @@ static struct approve_req *req_simple(const void *conn, const char *id, const ch
 		 "{\"type\":\"request\",\"id\":\"%s\",\"agent\":\"claude-ai 0.9.1\","
 		 "\"connector\":\"linear\",\"tool\":\"%s\",\"upstream_tool\":\"create_issue\","
 		 "\"label\":\"write\",\"arguments\":{\"title\":\"Fix login\",\"teamId\":\"ENG\"},"
-		 "\"timeout_ms\":120000,\"remaining_ms\":%lld}", id, tool, remaining);
+		 "\"timeout_ms\":%lld,\"remaining_ms\":%lld}", id, tool, timeout, remaining);
 	return req(conn, text, now);
+}
+
+/* A call asked at `now` with remaining_ms to go. */
+static struct approve_req *req_simple(const void *conn, const char *id, const char *tool,
+				      long long remaining, long long now)
+{
+	return req_timed(conn, id, tool, remaining, remaining, now);
 }
 
 /* --- countdown --- */
@@ -444,6 +451,27 @@ static void test_queue_order(void **state)
 	assert_int_equal(q.n, 0);
 }
 
+/* Calls already waiting in two brokers line up by when they were asked. */
+static void test_queue_asked_order(void **state)
+{
+	struct approve_queue q;
+	char ids[128];
+
+	approve_queue_init(&q);
+	/* Attached to a first: its calls arrive first, but were asked later. */
+	approve_queue_add(&q, req_timed(&conn_a, "1", "t", 120000, 119000, 5000));	/* at 4000 */
+	approve_queue_add(&q, req_timed(&conn_a, "2", "t", 120000, 119500, 5000));	/* 4500 */
+	approve_queue_add(&q, req_timed(&conn_b, "1", "t", 120000, 100000, 5000));	/* -15000 */
+	approve_queue_add(&q, req_timed(&conn_b, "2", "t", 120000, 119200, 5000));	/* 4200 */
+	/* Asked just now, and with no times at all: last. */
+	approve_queue_add(&q, req_timed(&conn_b, "3", "t", 120000, 120000, 6000));
+	approve_queue_add(&q, req(&conn_a, "{\"id\":\"3\"}", 6000));
+	queue_ids(&q, ids, sizeof(ids));
+	assert_string_equal(ids, "b1 a1 b2 a2 b3 a3");
+	assert_int_equal(q.head->asked, -15000);
+	approve_queue_free(&q);
+}
+
 static void test_queue_expire_and_tick(void **state)
 {
 	struct approve_queue q;
@@ -530,7 +558,7 @@ static void test_render_waiting(void **state)
 	struct approve_history h = { { NULL }, { 0 } };
 	struct approve_screen s;
 	const char *servers[] = { "pid 4242  claude-ai 0.9.1", "pid 4300  cursor 1.2" };
-	struct approve_view v = { &q, &h, "/run/user/1000/mcpmux", NULL, 0, NULL, 0, NULL, 0 };
+	struct approve_view v = { .q = &q, .hist = &h, .dir = "/run/user/1000/mcpmux" };
 
 	approve_queue_init(&q);
 	approve_screen_init(&s, 80, 24);
@@ -548,6 +576,18 @@ static void test_render_waiting(void **state)
 	assert_has(&s, "pid 4300  cursor 1.2");
 	assert_has(&s, "allowed once: linear__create_issue");
 	assert_has(&s, "removed a stale socket");
+	/* After the serves exited: not "not running yet". */
+	v.servers = NULL;
+	v.nservers = 0;
+	v.nexited = 1;
+	v.last_exited = 4242;
+	approve_render(&s, &v);
+	check_screen(&s);
+	assert_has_not(&s, "no mcpmux serve running yet");
+	assert_has(&s, "the mcpmux serve (pid 4242) exited; waiting for one to start...");
+	v.nexited = 2;
+	approve_render(&s, &v);
+	assert_has(&s, "2 mcpmux serves exited (the last: pid 4242); waiting for one to start...");
 	approve_screen_free(&s);
 	approve_history_free(&h);
 }
@@ -557,7 +597,7 @@ static void test_render_request(void **state)
 	struct approve_queue q;
 	struct approve_history h = { { NULL }, { 0 } };
 	struct approve_screen s;
-	struct approve_view v = { &q, &h, "/d", NULL, 0, NULL, 8000, NULL, 0 };
+	struct approve_view v = { .q = &q, .hist = &h, .dir = "/d", .now = 8000 };
 
 	approve_queue_init(&q);
 	approve_queue_add(&q, req_simple(&conn_a, "17", "linear__create_issue", 120000, 0));
@@ -585,7 +625,7 @@ static void test_render_cut_string_only(void **state)
 	struct approve_queue q;
 	struct approve_screen s;
 	struct buf text = BUF_INIT;
-	struct approve_view v = { &q, NULL, "/d", NULL, 0, NULL, 0, NULL, 0 };
+	struct approve_view v = { .q = &q, .dir = "/d" };
 	size_t k;
 
 	approve_queue_init(&q);
@@ -611,7 +651,7 @@ static void test_render_long_args(void **state)
 	struct approve_queue q;
 	struct approve_screen s;
 	struct buf text = BUF_INIT;
-	struct approve_view v = { &q, NULL, "/d", NULL, 0, NULL, 0, NULL, 0 };
+	struct approve_view v = { .q = &q, .dir = "/d" };
 	size_t k;
 
 	approve_queue_init(&q);
@@ -671,7 +711,7 @@ static void test_render_narrow(void **state)
 	struct approve_queue q;
 	struct approve_history h = { { NULL }, { 0 } };
 	struct approve_screen s;
-	struct approve_view v = { &q, &h, "/d", NULL, 0, "a notice", 0, NULL, 0 };
+	struct approve_view v = { .q = &q, .hist = &h, .dir = "/d", .notice = "a notice" };
 	size_t w, hgt;
 
 	approve_queue_init(&q);
@@ -714,6 +754,7 @@ int main(void)
 		cmocka_unit_test(test_req_defaults),
 		cmocka_unit_test(test_req_big_args),
 		cmocka_unit_test(test_queue_order),
+		cmocka_unit_test(test_queue_asked_order),
 		cmocka_unit_test(test_queue_expire_and_tick),
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_render_waiting),

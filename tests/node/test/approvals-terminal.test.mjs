@@ -276,6 +276,67 @@ describe('mcpmux approve in a terminal', () => {
     await quit(pane);
   });
 
+  test('calls already waiting in two serves when approve starts are shown oldest first', async () => {
+    const { cfg, mux } = await setup({ approve: false, connector: { approval: 'ask' } });
+    const mux2 = await connect(cfg, { clientName: AGENT });
+    // Asked one after the other, alternating between the serves.
+    const asks = [
+      [mux2, 'alpha__add', { a: 9101, b: 0 }],
+      [mux, 'alpha__echo', { text: 'x9102' }],
+      [mux2, 'alpha__sleep', { ms: 1, tag: 'x9103' }],
+      [mux, 'alpha__add', { a: 9104, b: 0 }],
+    ];
+    const calls = [];
+    for (const [m, name, args] of asks) {
+      calls.push(pendingCall(m, name, args));
+      await delay(300);
+    }
+    const pane = await startApprove(cfg);
+    const marks = ['9101', '9102', '9103', '9104'];
+    const order = [];
+    for (let left = 4; left > 0; left--) {
+      const screen = await pane.waitFor((s) => s.includes(`${left} call${left === 1 ? '' : 's'} waiting`)
+        && marks.some((m) => s.includes(m) && !order.includes(m)),
+      { timeout: 5000, what: `${left} call(s) waiting` });
+      const shown = marks.filter((m) => screen.includes(m) && !order.includes(m));
+      assert.equal(shown.length, 1, `one call's arguments on the screen:\n${screen}`);
+      order.push(shown[0]);
+      await pane.sendKeys('n');
+      await pane.waitFor((s) => !s.includes(shown[0]), { timeout: 3000, what: `${shown[0]} to leave the screen` });
+    }
+    assert.deepEqual(order, marks, 'the order the calls were shown in');
+    for (const c of calls) assert.equal((await c.promise).isError, true);
+    await quit(pane);
+  });
+
+  test('q in the arguments view (v) goes back to the call; it does not quit', async () => {
+    const { mux, pane } = await setup();
+    const call = pendingCall(mux, 'alpha__add', { a: 4545, b: 1, note: 'x'.repeat(600) });
+    await pane.waitFor((s) => s.includes('4545') && /\(\+\d+ chars\)/.test(s), { timeout: 5000, what: 'the shortened call' });
+    await pane.sendKeys('v');
+    await pane.waitFor(/arguments of alpha__add/, { timeout: 3000, what: 'the arguments view' });
+    await pane.sendKeys('q');
+    const screen = await pane.waitFor((s) => /wants to call alpha__add/.test(s) || !s.includes('arguments of'),
+      { timeout: 3000, what: 'the normal screen again' });
+    assert.equal(await pane.dead(), null, `mcpmux approve still runs after q in the view:\n${screen}`);
+    assert.match(screen, /wants to call alpha__add/, screen);
+    await pane.sendKeys('y');
+    assert.equal(textOf(await call.promise), '4546');
+    await quit(pane);
+  });
+
+  test('after the serve exits, approve says it exited and waits (not "no serve running yet")', async () => {
+    const { mux, pane } = await setup();
+    await pane.waitFor(/attached to 1 mcpmux serve/, { timeout: 5000, what: 'approve to attach' });
+    const { pid } = mux;
+    await mux.close();
+    const screen = await pane.waitFor((s) => !/attached to 1 mcpmux serve/.test(s),
+      { timeout: 5000, what: 'approve to notice the serve went away' });
+    assert.doesNotMatch(screen, /no mcpmux serve running yet/, screen);
+    assert.match(screen, new RegExp(`mcpmux serve \\(pid ${pid}\\) exited; waiting for one to start`), screen);
+    await quit(pane);
+  });
+
   test('approvals = auto asks an attached terminal rather than the client (elicitation)', async () => {
     const cfg = writeConfig({
       mcpmux: { approval_timeout: 30, audit_log: 'off' },
