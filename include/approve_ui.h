@@ -158,7 +158,8 @@ struct approve_screen {
 struct approve_view {
 	const struct approve_queue *q;		/* pending calls */
 	const struct approve_history *hist;	/* recent decisions */
-	const char *dir;			/* the socket directory being watched */
+	const char *const *dirs;		/* the socket directories being watched */
+	size_t ndirs;
 	const char *const *servers;		/* one "pid 4242  claude-ai 0.9.1" per serve */
 	size_t nservers;
 	size_t nexited;		/* serves that were attached and exited */

@@ -775,8 +775,8 @@ static void render_waiting(struct approve_screen *s, const struct approve_view *
 	}
 	row(s, APPROVE_PLAIN, "");
 	row(s, APPROVE_DIM, "Calls that need your approval will show up here.");
-	if (v->dir)
-		rowf(s, APPROVE_DIM, "watching %s", v->dir);
+	for (k = 0; k < v->ndirs; k++)
+		rowf(s, APPROVE_DIM, "%s %s", k ? "     and" : "watching", v->dirs[k]);
 	row(s, APPROVE_KEYS, "  [q] quit");
 	render_history(s, v->hist);
 }

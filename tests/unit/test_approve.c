@@ -558,13 +558,16 @@ static void test_render_waiting(void **state)
 	struct approve_history h = { { NULL }, { 0 } };
 	struct approve_screen s;
 	const char *servers[] = { "pid 4242  claude-ai 0.9.1", "pid 4300  cursor 1.2" };
-	struct approve_view v = { .q = &q, .hist = &h, .dir = "/run/user/1000/mcpmux" };
+	const char *dirs[] = { "/run/user/1000/mcpmux", "/tmp/mcpmux-1000" };
+	struct approve_view v = { .q = &q, .hist = &h, .dirs = dirs, .ndirs = 2 };
 
 	approve_queue_init(&q);
 	approve_screen_init(&s, 80, 24);
 	approve_render(&s, &v);
 	check_screen(&s);
 	assert_has(&s, "no mcpmux serve running yet; waiting...");
+	assert_has(&s, "watching /run/user/1000/mcpmux\n");
+	assert_has(&s, "     and /tmp/mcpmux-1000\n");
 	v.servers = servers;
 	v.nservers = 2;
 	v.notice = "removed a stale socket: serve-1.sock";
@@ -597,7 +600,7 @@ static void test_render_request(void **state)
 	struct approve_queue q;
 	struct approve_history h = { { NULL }, { 0 } };
 	struct approve_screen s;
-	struct approve_view v = { .q = &q, .hist = &h, .dir = "/d", .now = 8000 };
+	struct approve_view v = { .q = &q, .hist = &h, .now = 8000 };
 
 	approve_queue_init(&q);
 	approve_queue_add(&q, req_simple(&conn_a, "17", "linear__create_issue", 120000, 0));
@@ -625,7 +628,7 @@ static void test_render_cut_string_only(void **state)
 	struct approve_queue q;
 	struct approve_screen s;
 	struct buf text = BUF_INIT;
-	struct approve_view v = { .q = &q, .dir = "/d" };
+	struct approve_view v = { .q = &q };
 	size_t k;
 
 	approve_queue_init(&q);
@@ -651,7 +654,7 @@ static void test_render_long_args(void **state)
 	struct approve_queue q;
 	struct approve_screen s;
 	struct buf text = BUF_INIT;
-	struct approve_view v = { .q = &q, .dir = "/d" };
+	struct approve_view v = { .q = &q };
 	size_t k;
 
 	approve_queue_init(&q);
@@ -711,7 +714,7 @@ static void test_render_narrow(void **state)
 	struct approve_queue q;
 	struct approve_history h = { { NULL }, { 0 } };
 	struct approve_screen s;
-	struct approve_view v = { .q = &q, .hist = &h, .dir = "/d", .notice = "a notice" };
+	struct approve_view v = { .q = &q, .hist = &h, .notice = "a notice" };
 	size_t w, hgt;
 
 	approve_queue_init(&q);

@@ -9,8 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import {
-  BIN, connect, delay, muxEnv, startServer, textOf, writeConfig,
+  BIN, connect, delay, muxEnv, startServer, textOf, withTimeout, writeConfig,
 } from '../lib/harness.mjs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { TmuxPane, hiddenCodePoints, waitAudit } from '../lib/tmux.mjs';
 
@@ -356,6 +358,53 @@ describe('mcpmux approve in a terminal', () => {
     assert.equal(textOf(await call.promise), '9009');
     assert.equal(elicited, 0, 'the client was not asked while a terminal was attached');
     await quit(pane);
+  });
+
+  test('a serve started by the SDK with its default environment (no XDG_RUNTIME_DIR) is found '
+    + 'by an approve that has XDG_RUNTIME_DIR set', async () => {
+    const cfg = writeConfig({
+      mcpmux: { approval_timeout: 30, approvals: 'terminal', audit_log: 'off' },
+      connectors: { alpha: alpha.url },
+    });
+    // No env: the SDK passes only HOME, LOGNAME, PATH, SHELL, TERM and USER.
+    const transport = new StdioClientTransport({ command: BIN, args: ['serve', '-c', cfg], stderr: 'pipe' });
+    let stderr = '';
+    transport.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const client = new Client({ name: AGENT, version: '0.0.0' });
+    let pane;
+    try {
+      await withTimeout(client.connect(transport), 10000, 'SDK client connect to mcpmux (default env)');
+      const env = muxEnv(cfg);
+      assert.ok(env.XDG_RUNTIME_DIR, 'approve has XDG_RUNTIME_DIR');
+      pane = await startApprove(cfg);
+      // It says where it looks: its own directory and the ones a serve without it picks.
+      const uid = process.getuid();
+      await pane.waitFor((s) => s.includes(`watching ${env.XDG_RUNTIME_DIR}/mcpmux`)
+        && (s.includes(`and /run/user/${uid}/mcpmux`) || s.includes(`and /tmp/mcpmux-${uid}`)),
+      { timeout: 5000, what: 'the directories approve watches' });
+      const call = pendingCall({ client }, 'alpha__add', { a: 1212, b: 0 });
+      await pane.waitFor((s) => s.includes('1212'),
+        { timeout: 5000, what: 'the call of the serve that has no XDG_RUNTIME_DIR' })
+        .catch((err) => {
+          throw new Error(`${err.message}\nserve stderr: ${stderr}`);
+        });
+      await pane.sendKeys('y');
+      assert.equal(textOf(await call.promise), '1212');
+      await quit(pane);
+    } finally {
+      const { pid } = transport;
+      await withTimeout(client.close(), 5000, 'client.close').catch(() => {});
+      if (pid) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // exited on stdin EOF
+        }
+      }
+      await pane?.kill();
+    }
   });
 
   test('approve attached before serve starts picks it up (rescan)', async () => {
