@@ -50,4 +50,24 @@ int rundir_check(const char *path, dev_t *dev, ino_t *ino, struct buf *err);
 /* 0 when the connected UNIX socket's peer runs as our uid; sets *peer_uid. */
 int rundir_peer_ok(int fd, long *peer_uid);
 
+/* --- who is the agent's --- */
+
+/* The pid of the connected UNIX socket's peer (SO_PEERCRED), or -1. */
+long rundir_peer_pid(int fd);
+
+/*
+ * Whether process pid is `ancestor` or runs under it, from the parent chain
+ * in /proc/PID/stat: 1 when it is, 0 when the chain ends (at pid 1 or 0)
+ * without meeting it, -1 when a link of the chain cannot be read (the
+ * process is gone, or /proc is not there): callers refuse then (fail closed).
+ */
+int rundir_descends_from(long pid, long ancestor);
+
+/*
+ * The parent pid in the text of a /proc/PID/stat file ("PID (COMM) STATE
+ * PPID ..."; COMM may hold spaces and ')' itself), or -1 when it does not
+ * parse. Exposed for the unit tests.
+ */
+long rundir_stat_ppid(const char *text, size_t n);
+
 #endif

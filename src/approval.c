@@ -60,6 +60,7 @@ struct approval {
 	const struct config *cfg;	/* not owned */
 	struct approval_elicit_ops ops;
 	char *agent;			/* the client's name and version */
+	long agent_pid;			/* who started serve: its process tree may not approve */
 	int lfd;			/* listening socket, -1 when none */
 	char *sock_path;		/* its path, removed on free */
 	struct term *terms;
@@ -470,6 +471,29 @@ static void on_term_readable(int fd, short revents, void *arg)
 	}
 }
 
+/*
+ * The agent must not approve its own calls: a process that runs under the
+ * one that started serve (its shell tool, a script it wrote) is refused, and
+ * so is one whose ancestry cannot be read. Logs why.
+ */
+static int peer_may_approve(struct approval *a, int fd)
+{
+	long pid = rundir_peer_pid(fd);
+	int under = pid > 0 ? rundir_descends_from(pid, a->agent_pid) : -1;
+
+	if (under == 0)
+		return 1;
+	if (under > 0)
+		log_warn("refused an approval connection from pid %ld: it runs under the agent "
+			 "(pid %ld) that started this mcpmux serve, and the agent may not approve its "
+			 "own calls; run `mcpmux approve` in a terminal of your own", pid, a->agent_pid);
+	else
+		log_warn("refused an approval connection from pid %ld: cannot tell whether it runs "
+			 "under the agent (pid %ld) that started this mcpmux serve (its parent chain "
+			 "in /proc cannot be read)", pid, a->agent_pid);
+	return 0;
+}
+
 static void on_accept(int fd, short revents, void *arg)
 {
 	struct approval *a = arg;
@@ -486,6 +510,10 @@ static void on_accept(int fd, short revents, void *arg)
 	if (rundir_peer_ok(c, &uid) != 0) {
 		log_warn("refused an approval connection from uid %ld: only uid %ld may approve",
 			 uid, (long)getuid());
+		close(c);
+		return;
+	}
+	if (!peer_may_approve(a, c)) {
 		close(c);
 		return;
 	}
@@ -558,6 +586,8 @@ struct approval *approval_new(struct loop *loop, const struct config *cfg,
 		abort();
 	a->loop = loop;
 	a->cfg = cfg;
+	/* At start the parent is the agent; later it may be gone (and we reparented). */
+	a->agent_pid = (long)getppid();
 	a->lfd = -1;
 	a->tty_fd = -1;
 	if (ops)

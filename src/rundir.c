@@ -2,6 +2,8 @@
 #include "rundir.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -122,4 +124,79 @@ int rundir_peer_ok(int fd, long *peer_uid)
 		return -1;
 	*peer_uid = (long)cred.uid;
 	return cred.uid == getuid() ? 0 : -1;
+}
+
+long rundir_peer_pid(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.pid <= 0)
+		return -1;
+	return (long)cred.pid;
+}
+
+long rundir_stat_ppid(const char *text, size_t n)
+{
+	const char *p = NULL, *end = text + n;
+	char *stop;
+	size_t k;
+	long ppid;
+
+	/* COMM is whatever the process named itself: only the last ')' ends it. */
+	for (k = n; k > 0; k--) {
+		if (text[k - 1] == ')') {
+			p = text + k;
+			break;
+		}
+	}
+	/* " S PPID": one space, one state letter, one space, the number. */
+	if (!p || end - p < 4 || p[0] != ' ' || p[1] == ' ' || p[2] != ' ')
+		return -1;
+	p += 3;
+	if (*p < '0' || *p > '9')
+		return -1;
+	errno = 0;
+	ppid = strtol(p, &stop, 10);
+	if (errno || stop >= end || *stop != ' ' || ppid < 0)
+		return -1;
+	return ppid;
+}
+
+/* The parent of pid, or -1 when /proc/pid/stat cannot be read or parsed. */
+static long proc_ppid(long pid)
+{
+	char path[64], text[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, text, sizeof(text));
+	close(fd);
+	/* A stat line is far shorter than this; a full buffer is not to be trusted. */
+	if (n <= 0 || (size_t)n >= sizeof(text))
+		return -1;
+	return rundir_stat_ppid(text, (size_t)n);
+}
+
+/* Deeper than this is not a real process tree: a loop, or pids being reused under us. */
+#define MAX_DEPTH 4096
+
+int rundir_descends_from(long pid, long ancestor)
+{
+	int depth;
+
+	for (depth = 0; depth < MAX_DEPTH; depth++) {
+		if (pid == ancestor)
+			return 1;
+		if (pid <= 1)
+			return 0;	/* init, or a process entered from outside our pid namespace */
+		pid = proc_ppid(pid);
+		if (pid < 0)
+			return -1;
+	}
+	return -1;
 }

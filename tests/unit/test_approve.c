@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "approve_ui.h"
+#include "rundir.h"
 
 /* Two brokers: only their addresses matter to the queue. */
 static const int conn_a, conn_b;
@@ -331,6 +334,43 @@ static void test_hidden_classes(void **state)
 			fail_msg("U+%04X became '?'", kept[k]);
 	}
 	buf_free(&b);
+}
+
+/* --- who may approve (src/rundir.c) --- */
+
+static long stat_ppid(const char *text)
+{
+	return rundir_stat_ppid(text, strlen(text));
+}
+
+static void test_stat_ppid(void **state)
+{
+	assert_int_equal(stat_ppid("4242 (node) S 17 4242 17 0 -1 4194560 ...\n"), 17);
+	/* COMM may hold spaces, parentheses and what looks like the next fields. */
+	assert_int_equal(stat_ppid("4242 (a b) S 1 2) R 99 ) S 18 4242 0\n"), 18);
+	assert_int_equal(stat_ppid("4242 ()) S 19 1 1\n"), 19);
+	assert_int_equal(stat_ppid("4242 (x\n) Z 20 0\n"), 20);
+	assert_int_equal(stat_ppid("1 (init) S 0 1 1 0\n"), 0);
+	/* Anything else does not parse. */
+	assert_int_equal(stat_ppid(""), -1);
+	assert_int_equal(stat_ppid("4242 node S 17 4242"), -1);
+	assert_int_equal(stat_ppid("4242 (node) S"), -1);
+	assert_int_equal(stat_ppid("4242 (node) S -5 1"), -1);
+	assert_int_equal(stat_ppid("4242 (node) S 17"), -1);		/* cut short */
+	assert_int_equal(stat_ppid("4242 (node)  S 17 1"), -1);
+	assert_int_equal(stat_ppid("4242 (node) S 99999999999999999999999 1"), -1);
+}
+
+static void test_descends_from(void **state)
+{
+	long me = (long)getpid(), parent = (long)getppid();
+
+	assert_int_equal(rundir_descends_from(me, me), 1);
+	assert_int_equal(rundir_descends_from(me, parent), 1);
+	assert_int_equal(rundir_descends_from(parent, me), 0);
+	assert_int_equal(rundir_descends_from(1, me), 0);
+	/* No such process: not known, so not trusted. */
+	assert_int_equal(rundir_descends_from(0x7ffffffe, 1), -1);
 }
 
 /* --- requests and the queue --- */
@@ -753,6 +793,8 @@ int main(void)
 		cmocka_unit_test(test_pretty_deep),
 		cmocka_unit_test(test_cols_and_cut),
 		cmocka_unit_test(test_hidden_classes),
+		cmocka_unit_test(test_stat_ppid),
+		cmocka_unit_test(test_descends_from),
 		cmocka_unit_test(test_req_new),
 		cmocka_unit_test(test_req_defaults),
 		cmocka_unit_test(test_req_big_args),

@@ -14,7 +14,9 @@ import {
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { TmuxPane, hiddenCodePoints, waitAudit } from '../lib/tmux.mjs';
+import {
+  BrokerClient, brokerSocket, hiddenCodePoints, TmuxPane, waitAudit,
+} from '../lib/tmux.mjs';
 
 const AGENT = 'e2e-agent';
 const CALL_TIMEOUT = { timeout: 30000 };
@@ -279,9 +281,12 @@ describe('mcpmux approve in a terminal', () => {
   });
 
   test('calls already waiting in two serves when approve starts are shown oldest first', async () => {
-    const { cfg, mux } = await setup({ approve: false, connector: { approval: 'ask' } });
+    const { cfg, dir, mux } = await setup({ approve: false, connector: { approval: 'ask' } });
     const mux2 = await connect(cfg, { clientName: AGENT });
-    // Asked one after the other, alternating between the serves.
+    // Asked one after the other, alternating between the serves; a bare
+    // protocol client on each tells when a call is waiting.
+    const watch = new Map();
+    for (const m of [mux, mux2]) watch.set(m, await BrokerClient.connect(brokerSocket(path.join(dir, 'run'), m.pid)));
     const asks = [
       [mux2, 'alpha__add', { a: 9101, b: 0 }],
       [mux, 'alpha__echo', { text: 'x9102' }],
@@ -291,7 +296,9 @@ describe('mcpmux approve in a terminal', () => {
     const calls = [];
     for (const [m, name, args] of asks) {
       calls.push(pendingCall(m, name, args));
-      await delay(300);
+      await watch.get(m).waitFor((r) => r.type === 'request' && JSON.stringify(r.arguments) === JSON.stringify(args),
+        { what: `the request for ${name}` });
+      await delay(20); // the broker's clock counts in milliseconds: the next call is asked later
     }
     const pane = await startApprove(cfg);
     const marks = ['9101', '9102', '9103', '9104'];
@@ -308,6 +315,7 @@ describe('mcpmux approve in a terminal', () => {
     }
     assert.deepEqual(order, marks, 'the order the calls were shown in');
     for (const c of calls) assert.equal((await c.promise).isError, true);
+    for (const w of watch.values()) w.close();
     await quit(pane);
   });
 
