@@ -21,7 +21,7 @@
 #define JSMN_STRICT
 #define JSMN_PARENT_LINKS
 #ifndef MCPMUX_JSMN_IMPL
-#define JSMN_HEADER
+#define JSMN_HEADER		/* jsmn's token layout; its parser is the tests' reference */
 #endif
 #include <jsmn.h>
 
@@ -30,12 +30,24 @@
 /* Deeper documents are refused as invalid (protects every recursive user). */
 #define JSON_MAX_DEPTH 256
 
+/* Why a parse failed (struct json's err). */
+enum json_err {
+	JSON_OK,
+	JSON_ERR_SYNTAX,	/* not RFC 8259 JSON (grammar, escapes, UTF-8) */
+	JSON_ERR_DEPTH,		/* nested deeper than JSON_MAX_DEPTH */
+	JSON_ERR_DUPKEY,	/* an object holds the same key twice */
+	JSON_ERR_SIZE		/* longer than 2 GiB */
+};
+
 struct json {
 	const char *js;		/* the text, not owned */
 	size_t len;		/* its length */
 	jsmntok_t *tok;		/* tokens, owned; reused across json_parse() calls */
 	int ntok;		/* tokens in use */
 	unsigned int cap;	/* tokens allocated */
+	int err;		/* enum json_err of the last parse */
+	size_t err_at;		/* where it was found (a repeated key: its opening quote) */
+	size_t err_len;		/* JSON_ERR_DUPKEY: the key's length with its quotes */
 };
 
 /* Life cycle */
@@ -48,7 +60,11 @@ void json_release(struct json *j);
  * Parses exactly one JSON value, optionally surrounded by white space. The
  * text is checked against the RFC 8259 grammar (strict numbers, literals,
  * escapes, no control characters in strings, valid UTF-8, depth at most
- * JSON_MAX_DEPTH) before tokenizing. Returns 0, or -1 for invalid JSON.
+ * JSON_MAX_DEPTH) and tokenized in the same pass. An object that holds a key
+ * twice is refused, keys compared as decoded text ("a" and "\u0061" are the
+ * same key): parsers disagree on which value wins, and mcpmux decides on
+ * what it reads, so every message must mean one thing to every reader.
+ * Returns 0, or -1 for invalid JSON (j->err says why).
  */
 int json_parse(struct json *j, const char *js, size_t len);
 
@@ -63,8 +79,25 @@ int json_parse(struct json *j, const char *js, size_t len);
  */
 int json_parse_top(struct json *j, const char *js, size_t len, int maxdepth);
 
-/* The same grammar check alone, without tokens. Returns 0 when valid. */
+/* The same check alone (repeated keys included), without tokens. 0 when valid. */
 int json_validate(const char *js, size_t len);
+
+/*
+ * The same check and tokens, done as a message arrives in pieces, so that
+ * a big message costs no more work when its last byte comes than a small
+ * one. Each call gets the whole text so far (text may have moved since the
+ * last call; the bytes already given must be unchanged) and looks only at
+ * the new bytes. A scanner is owned by its creator; j is not owned.
+ */
+struct json_scan;
+struct json_scan *json_scan_new(struct json *j, int maxdepth);
+void json_scan_free(struct json_scan *sc);
+/* Forgets the document: the next feed starts a new one. */
+void json_scan_reset(struct json_scan *sc, int maxdepth);
+/* 0 while text[0..len) can still become a valid document, -1 once it cannot. */
+int json_scan_feed(struct json_scan *sc, const char *text, size_t len);
+/* The document ends at len: 0 when it is valid; j then holds js, len and the tokens. */
+int json_scan_end(struct json_scan *sc, const char *text, size_t len);
 
 /* Navigation */
 int json_next(const struct json *j, int i);	/* first index after i's subtree */
@@ -75,7 +108,7 @@ int json_size(const struct json *j, int i);	/* members or elements */
 /* Raw bytes of the value at i; strings include their quotes. */
 void json_span(const struct json *j, int i, size_t *start, size_t *end);
 
-/* True when i is a string whose raw (escaped) content equals s. */
+/* True when i is a string whose text, escapes decoded, equals the UTF-8 s. */
 int json_streq(const struct json *j, int i, const char *s);
 /* True when i is the literal `true`. */
 int json_is_true(const struct json *j, int i);

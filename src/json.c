@@ -1,6 +1,4 @@
 /* json.c - strict validation, jsmn tokens, and string escaping; see include/json.h. */
-#define MCPMUX_JSMN_IMPL
-#define JSMN_STATIC
 #include "json.h"
 
 #include <limits.h>
@@ -29,6 +27,23 @@ static int hexval(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+static int hex4(const char *p, size_t avail, unsigned int *out)
+{
+	unsigned int v = 0;
+	int k, h;
+
+	if (avail < 4)
+		return -1;
+	for (k = 0; k < 4; k++) {
+		h = hexval(p[k]);
+		if (h < 0)
+			return -1;
+		v = (v << 4) | (unsigned int)h;
+	}
+	*out = v;
+	return 0;
 }
 
 size_t json_utf8_next(const char *s, size_t n, unsigned int *cp)
@@ -88,10 +103,54 @@ static uint64_t word_special(uint64_t w)
 	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) & high;
 }
 
-/* s[*pi] is the opening quote; on success *pi is just past the closing one. */
-static int scan_string(const char *s, size_t *pi, size_t n)
+/* 1 when s[0..n) (n < the sequence's length) can still become a valid UTF-8 character. */
+static int utf8_partial(const unsigned char *s, size_t n)
 {
-	size_t i = *pi + 1, k, len;
+	unsigned char buf[4];
+	unsigned int cp;
+	size_t len, k;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (n >= len)
+		return 0;
+	/* Complete it with the smallest continuation bytes that could follow: if
+	   even one completion is valid, more bytes may make it so. */
+	memcpy(buf, s, n);
+	for (k = n; k < len; k++)
+		buf[k] = 0x80;
+	for (k = 1; k < n; k++)
+		if ((buf[k] & 0xc0) != 0x80)
+			return 0;
+	if (json_utf8_next((const char *)buf, len, &cp))
+		return 1;
+	/* E0 80..9F, F0 80..8F: too small whatever comes; ED A0..: a surrogate;
+	   F4 90..: past U+10FFFF. Try the largest continuations too. */
+	for (k = n; k < len; k++)
+		buf[k] = 0xbf;
+	return json_utf8_next((const char *)buf, len, &cp) != 0;
+}
+
+enum str_scan {
+	STR_DONE,	/* the closing quote was reached */
+	STR_MORE,	/* the text ends first: resume at *pi */
+	STR_BAD		/* not a JSON string */
+};
+
+/*
+ * Scans string content from *pi (just after the opening quote, or where a
+ * previous call stopped, always a character boundary). *esc is set when a
+ * backslash escape is seen. On STR_DONE *pi is just past the closing quote.
+ */
+static enum str_scan scan_str(const char *s, size_t *pi, size_t n, int *esc)
+{
+	size_t i = *pi, k, len;
 
 	while (i < n) {
 		unsigned char c;
@@ -117,98 +176,171 @@ static int scan_string(const char *s, size_t *pi, size_t n)
 		c = (unsigned char)s[i];
 		if (c == '"') {
 			*pi = i + 1;
-			return 0;
+			return STR_DONE;
 		}
 		if (c < 0x20)
-			return -1;
+			return STR_BAD;
 		if (c == '\\') {
-			if (++i >= n)
-				return -1;
-			switch (s[i]) {
+			*esc = 1;
+			if (i + 1 >= n)
+				break;
+			switch (s[i + 1]) {
 			case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-				i++;
+				i += 2;
 				continue;
 			case 'u':
-				if (n - i < 5)
-					return -1;
-				for (k = 1; k <= 4; k++)
+				for (k = 2; k < 6 && i + k < n; k++)
 					if (hexval(s[i + k]) < 0)
-						return -1;
-				i += 5;
+						return STR_BAD;
+				if (k < 6)
+					goto more;
+				i += 6;
 				continue;
 			default:
-				return -1;
+				return STR_BAD;
 			}
 		}
 		len = utf8_seq((const unsigned char *)s + i, n - i);
-		if (!len)
-			return -1;
+		if (!len) {
+			if (utf8_partial((const unsigned char *)s + i, n - i))
+				break;
+			return STR_BAD;
+		}
 		i += len;
 	}
-	return -1;
-}
-
-static int scan_digits(const char *s, size_t *pi, size_t n)
-{
-	size_t i = *pi;
-
-	while (i < n && s[i] >= '0' && s[i] <= '9')
-		i++;
-	if (i == *pi)
-		return -1;
+more:
 	*pi = i;
-	return 0;
+	return STR_MORE;
 }
 
-static int scan_number(const char *s, size_t *pi, size_t n)
-{
-	size_t i = *pi;
-
-	if (i < n && s[i] == '-')
-		i++;
-	if (i < n && s[i] == '0')
-		i++;
-	else if (scan_digits(s, &i, n))
-		return -1;
-	if (i < n && s[i] == '.') {
-		i++;
-		if (scan_digits(s, &i, n))
-			return -1;
-	}
-	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		i++;
-		if (i < n && (s[i] == '+' || s[i] == '-'))
-			i++;
-		if (scan_digits(s, &i, n))
-			return -1;
-	}
-	*pi = i;
-	return 0;
-}
-
-static int scan_literal(const char *s, size_t *pi, size_t n, const char *lit)
-{
-	size_t l = strlen(lit);
-
-	if (n - *pi < l || memcmp(s + *pi, lit, l) != 0)
-		return -1;
-	*pi += l;
-	return 0;
-}
+/* --- keys: decoded code points, for comparing keys as every parser sees them --- */
 
 /*
- * The parse state that emits tokens as the grammar is checked (see
- * json_parse_top). Token layout is jsmn's with JSMN_PARENT_LINKS: a key has
- * size 1 and is its value's parent; an object's size counts its keys.
+ * The next code point of a string's raw (escaped, already checked) content
+ * at *pi. An escaped surrogate pair is one code point; a lone surrogate
+ * escape is itself (JSON allows it; a JavaScript parser keeps it as a code
+ * unit), so two keys compare equal exactly when their decoded texts do.
  */
-struct scan {
+static unsigned int key_next(const char *s, size_t n, size_t *pi)
+{
+	size_t i = *pi;
+	unsigned int cp, lo;
+
+	if (s[i] != '\\') {
+		size_t len = json_utf8_next(s + i, n - i, &cp);
+
+		*pi = i + (len ? len : 1);
+		return len ? cp : 0xfffd;
+	}
+	if (s[i + 1] != 'u') {
+		const char *e = "\"\\/bfnrt", *q = strchr(e, s[i + 1]);
+		static const char val[] = "\"\\/\b\f\n\r\t";
+
+		*pi = i + 2;
+		return q ? (unsigned char)val[q - e] : 0xfffd;
+	}
+	cp = 0;
+	hex4(s + i + 2, n - i - 2, &cp);
+	*pi = i + 6;
+	if (cp >= 0xd800 && cp <= 0xdbff && n - *pi >= 6 && s[*pi] == '\\' && s[*pi + 1] == 'u' &&
+	    hex4(s + *pi + 2, n - *pi - 2, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
+		*pi += 6;
+		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+	}
+	return cp;
+}
+
+/* Keys of the objects open in a scan, for the duplicate check. */
+struct keyspan {
+	size_t start;		/* the raw content's first byte (after the quote) */
+	size_t len;		/* raw length */
+	int esc;		/* it holds an escape: compare decoded */
+};
+
+static int key_equal(const char *s, const struct keyspan *a, const struct keyspan *b)
+{
+	size_t i, k;
+	const char *pa = s + a->start, *pb = s + b->start;
+
+	if (!a->esc && !b->esc)
+		return a->len == b->len && memcmp(pa, pb, a->len) == 0;
+	for (i = k = 0; i < a->len && k < b->len;)
+		if (key_next(pa, a->len, &i) != key_next(pb, b->len, &k))
+			return 0;
+	return i == a->len && k == b->len;
+}
+
+static uint64_t key_hash(const char *s, const struct keyspan *a)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i = 0;
+
+	while (i < a->len) {
+		h ^= key_next(s + a->start, a->len, &i);
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* --- the scanner --- */
+
+enum vstate {
+	V_VALUE,	/* a value must come */
+	V_FIRST,	/* just after '{' or '[': a member, an element, or the close */
+	V_KEY,		/* an object key must come */
+	V_COLON,	/* after a key */
+	V_AFTER		/* after a value: ',' or a close, or the end */
+};
+
+enum lexeme {
+	LEX_NONE,	/* between values */
+	LEX_KEY,	/* inside a key string */
+	LEX_STRING,	/* inside a string value */
+	LEX_NUMBER,
+	LEX_LITERAL	/* true, false, null */
+};
+
+/* Where a number is: after '-', after a leading 0, in the integer, after
+   '.', in the fraction, after 'e', after its sign, in the exponent. */
+enum numstate { N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP };
+
+/*
+ * The parse state: resumable at any byte, so that a message can be checked
+ * and tokenized while it arrives. Token layout is jsmn's with
+ * JSMN_PARENT_LINKS: a key has size 1 and is its value's parent; an
+ * object's size counts its keys.
+ */
+struct json_scan {
 	struct json *j;		/* where tokens go, or NULL: check only */
 	int maxdepth;		/* deeper values are not tokenized */
 	int depth;		/* open containers */
+	enum vstate st;
+	enum lexeme lex;
+	enum numstate num;	/* LEX_NUMBER */
+	const char *lit;	/* LEX_LITERAL: "true", "false" or "null" */
+	size_t start;		/* where the current lexeme began (strings: after the quote) */
+	int esc;		/* the current string holds an escape */
+	size_t pos;		/* bytes looked at so far */
+	int failed;		/* an error was found: nothing more is looked at */
 	char open[JSON_MAX_DEPTH];	/* '{' or '[' per open container */
 	int ctok[JSON_MAX_DEPTH];	/* its token, or -1 */
 	int key[JSON_MAX_DEPTH];	/* an object's current key token, or -1 */
+	size_t kbase[JSON_MAX_DEPTH];	/* an object's first entry in keys */
+	struct keyspan *keys;	/* keys of the open objects, innermost last */
+	size_t nkeys, capkeys;
+	size_t *slots;		/* scratch hash table for big objects */
+	size_t nslots;
 };
+
+static void fail(struct json_scan *sc, int err, size_t at)
+{
+	sc->failed = 1;
+	if (sc->j) {
+		sc->j->err = err;
+		sc->j->err_at = at;
+		sc->j->ntok = 0;
+	}
+}
 
 static int tok_add(struct json *j, jsmntype_t type, size_t start, size_t end, int parent)
 {
@@ -229,8 +361,8 @@ static int tok_add(struct json *j, jsmntype_t type, size_t start, size_t end, in
 	return j->ntok++;
 }
 
-/* A value starts at s[i] (already known to be in the grammar's place): its token. */
-static int value_token(struct scan *sc, jsmntype_t type, size_t start, size_t end)
+/* A value at the current depth: its token, or -1 when not tokenized. */
+static int value_token(struct json_scan *sc, jsmntype_t type, size_t start, size_t end)
 {
 	struct json *j = sc->j;
 	int d = sc->depth, parent = -1;
@@ -247,158 +379,442 @@ static int value_token(struct scan *sc, jsmntype_t type, size_t start, size_t en
 	return tok_add(j, type, start, end, parent);
 }
 
-/* Scans a scalar, or opens a container; returns 1 when a container opened. */
-static int scan_value(const char *s, size_t *pi, size_t n, struct scan *sc)
+static void key_push(struct json_scan *sc, size_t start, size_t len, int esc)
 {
-	size_t st = *pi;
-	int r, t;
+	struct keyspan *k;
 
-	switch (s[st]) {
-	case '{':
-	case '[':
-		if (sc->depth >= JSON_MAX_DEPTH)
-			return -1;
-		t = value_token(sc, s[st] == '{' ? JSMN_OBJECT : JSMN_ARRAY, st, st);
-		sc->open[sc->depth] = s[st];
-		sc->ctok[sc->depth] = t;
-		sc->key[sc->depth] = -1;
-		sc->depth++;
-		(*pi)++;
-		return 1;
-	case '"':
-		r = scan_string(s, pi, n);
-		if (r == 0)
-			value_token(sc, JSMN_STRING, st + 1, *pi - 1);
-		return r;
-	case 't':
-		r = scan_literal(s, pi, n, "true");
-		break;
-	case 'f':
-		r = scan_literal(s, pi, n, "false");
-		break;
-	case 'n':
-		r = scan_literal(s, pi, n, "null");
-		break;
-	default:
-		r = scan_number(s, pi, n);
-		break;
+	if (sc->nkeys == sc->capkeys) {
+		sc->capkeys = sc->capkeys ? sc->capkeys * 2 : 32;
+		sc->keys = realloc(sc->keys, sc->capkeys * sizeof(*sc->keys));
+		if (!sc->keys)
+			abort();
 	}
-	if (r == 0)
-		value_token(sc, JSMN_PRIMITIVE, st, *pi);
-	return r;
+	k = &sc->keys[sc->nkeys++];
+	k->start = start;
+	k->len = len;
+	k->esc = esc;
 }
 
-/* An object key at s[*pi]. */
-static int scan_key(const char *s, size_t *pi, size_t n, struct scan *sc)
+/* A repeated key among keys[from..nkeys): its index, or -1. */
+static long find_repeat(struct json_scan *sc, const char *s, size_t from)
 {
-	size_t st = *pi;
+	size_t n = sc->nkeys - from, a, b, mask;
+	const struct keyspan *k = sc->keys + from;
+
+	if (n <= 16) {
+		for (a = 1; a < n; a++)
+			for (b = 0; b < a; b++)
+				if (key_equal(s, &k[a], &k[b]))
+					return (long)(from + a);
+		return -1;
+	}
+	if (sc->nslots < 2 * n) {
+		while (sc->nslots < 2 * n)
+			sc->nslots = sc->nslots ? sc->nslots * 2 : 64;
+		free(sc->slots);
+		sc->slots = malloc(sc->nslots * sizeof(*sc->slots));
+		if (!sc->slots)
+			abort();
+	}
+	mask = sc->nslots - 1;
+	memset(sc->slots, 0, sc->nslots * sizeof(*sc->slots));
+	for (a = 0; a < n; a++) {
+		size_t i = (size_t)key_hash(s, &k[a]) & mask;
+
+		for (; sc->slots[i]; i = (i + 1) & mask)
+			if (key_equal(s, &k[a], &k[sc->slots[i] - 1]))
+				return (long)(from + a);
+		sc->slots[i] = a + 1;
+	}
+	return -1;
+}
+
+static int open_container(struct json_scan *sc, char c, size_t at)
+{
 	int d = sc->depth;
 
-	if (s[st] != '"' || scan_string(s, pi, n))
+	if (d >= JSON_MAX_DEPTH) {
+		fail(sc, JSON_ERR_DEPTH, at);
 		return -1;
-	if (sc->j && d <= sc->maxdepth) {
-		sc->key[d - 1] = tok_add(sc->j, JSMN_STRING, st + 1, *pi - 1, sc->ctok[d - 1]);
-		sc->j->tok[sc->ctok[d - 1]].size++;
+	}
+	sc->ctok[d] = value_token(sc, c == '{' ? JSMN_OBJECT : JSMN_ARRAY, at, at);
+	sc->open[d] = c;
+	sc->key[d] = -1;
+	sc->kbase[d] = sc->nkeys;
+	sc->depth++;
+	sc->st = V_FIRST;
+	return 0;
+}
+
+static int close_container(struct json_scan *sc, const char *s, size_t end)
+{
+	int d = --sc->depth, t = sc->ctok[d];
+
+	if (sc->open[d] == '{') {
+		long rep = find_repeat(sc, s, sc->kbase[d]);
+
+		if (rep >= 0) {
+			fail(sc, JSON_ERR_DUPKEY, sc->keys[rep].start - 1);
+			if (sc->j)
+				sc->j->err_len = sc->keys[rep].len + 2;
+			return -1;
+		}
+		sc->nkeys = sc->kbase[d];
+	}
+	if (t >= 0)
+		sc->j->tok[t].end = (int)end;
+	sc->st = V_AFTER;
+	return 0;
+}
+
+/* A string, number or literal ended at s[end): its token and the next state. */
+static void lexeme_done(struct json_scan *sc, size_t end)
+{
+	int d = sc->depth;
+
+	if (sc->lex == LEX_KEY) {
+		if (sc->j && d <= sc->maxdepth) {
+			sc->key[d - 1] = tok_add(sc->j, JSMN_STRING, sc->start, end - 1, sc->ctok[d - 1]);
+			sc->j->tok[sc->ctok[d - 1]].size++;
+		}
+		key_push(sc, sc->start, end - 1 - sc->start, sc->esc);
+		sc->st = V_COLON;
+	} else if (sc->lex == LEX_STRING) {
+		value_token(sc, JSMN_STRING, sc->start, end - 1);
+		sc->st = V_AFTER;
+	} else {
+		value_token(sc, JSMN_PRIMITIVE, sc->start, end);
+		sc->st = V_AFTER;
+	}
+	sc->lex = LEX_NONE;
+}
+
+/* Goes on with the number at pos: 1 when it ended (at pos), 0 when the text ends first, -1 bad. */
+static int scan_num(struct json_scan *sc, const char *s, size_t n, int at_end)
+{
+	size_t i = sc->pos;
+
+	for (; i < n; i++) {
+		char c = s[i];
+		int digit = c >= '0' && c <= '9';
+
+		switch (sc->num) {
+		case N_MINUS:
+			if (!digit)
+				goto bad;
+			sc->num = c == '0' ? N_ZERO : N_INT;
+			continue;
+		case N_ZERO:
+		case N_INT:
+			if (digit && sc->num == N_INT)
+				continue;
+			if (c == '.')
+				sc->num = N_DOT;
+			else if (c == 'e' || c == 'E')
+				sc->num = N_E;
+			else
+				goto ended;
+			continue;
+		case N_DOT:
+		case N_FRAC:
+			if (digit)
+				sc->num = N_FRAC;
+			else if (sc->num == N_DOT)
+				goto bad;
+			else if (c == 'e' || c == 'E')
+				sc->num = N_E;
+			else
+				goto ended;
+			continue;
+		case N_E:
+			if (c == '+' || c == '-') {
+				sc->num = N_ESIGN;
+				continue;
+			}
+			__attribute__((fallthrough));
+		case N_ESIGN:
+		case N_EXP:
+			if (digit)
+				sc->num = N_EXP;
+			else if (sc->num != N_EXP)
+				goto bad;
+			else
+				goto ended;
+			continue;
+		}
+	}
+	sc->pos = i;
+	if (!at_end)
+		return 0;
+ended:
+	sc->pos = i;
+	if (sc->num == N_MINUS || sc->num == N_DOT || sc->num == N_E || sc->num == N_ESIGN)
+		goto bad;
+	return 1;
+bad:
+	fail(sc, JSON_ERR_SYNTAX, i);
+	return -1;
+}
+
+/* Goes on with the lexeme at pos: 1 when it ended, 0 when the text ends first, -1 bad. */
+static int scan_lexeme(struct json_scan *sc, const char *s, size_t n, int at_end)
+{
+	size_t want, have, k;
+
+	switch (sc->lex) {
+	case LEX_KEY:
+	case LEX_STRING:
+		switch (scan_str(s, &sc->pos, n, &sc->esc)) {
+		case STR_DONE:
+			return 1;
+		case STR_MORE:
+			break;
+		case STR_BAD:
+			fail(sc, JSON_ERR_SYNTAX, sc->pos);
+			return -1;
+		}
+		if (!at_end)
+			return 0;
+		fail(sc, JSON_ERR_SYNTAX, n);
+		return -1;
+	case LEX_NUMBER:
+		return scan_num(sc, s, n, at_end);
+	case LEX_LITERAL:
+		want = strlen(sc->lit);
+		have = sc->pos - sc->start;
+		for (k = have; k < want && sc->pos < n; k++, sc->pos++)
+			if (s[sc->pos] != sc->lit[k]) {
+				fail(sc, JSON_ERR_SYNTAX, sc->pos);
+				return -1;
+			}
+		if (k == want)
+			return 1;
+		if (!at_end)
+			return 0;
+		fail(sc, JSON_ERR_SYNTAX, n);
+		return -1;
+	case LEX_NONE:
+		break;
+	}
+	return 1;
+}
+
+/* Starts the value at s[i]. */
+static int begin_value(struct json_scan *sc, const char *s, size_t i)
+{
+	char c = s[i];
+
+	sc->start = i;
+	sc->pos = i + 1;
+	switch (c) {
+	case '{':
+	case '[':
+		return open_container(sc, c, i);
+	case '"':
+		sc->lex = LEX_STRING;
+		sc->start = i + 1;
+		sc->esc = 0;
+		return 0;
+	case 't':
+		sc->lit = "true";
+		break;
+	case 'f':
+		sc->lit = "false";
+		break;
+	case 'n':
+		sc->lit = "null";
+		break;
+	case '-':
+		sc->lex = LEX_NUMBER;
+		sc->num = N_MINUS;
+		return 0;
+	default:
+		if (c < '0' || c > '9') {
+			fail(sc, JSON_ERR_SYNTAX, i);
+			return -1;
+		}
+		sc->lex = LEX_NUMBER;
+		sc->num = c == '0' ? N_ZERO : N_INT;
+		return 0;
+	}
+	sc->lex = LEX_LITERAL;
+	return 0;
+}
+
+/* One grammar step at s[i] (not white space, outside any lexeme). */
+static int step(struct json_scan *sc, const char *s, size_t i)
+{
+	char c = s[i], close;
+
+	switch (sc->st) {
+	case V_FIRST:
+		close = sc->open[sc->depth - 1] == '{' ? '}' : ']';
+		if (c == close) {
+			sc->pos = i + 1;
+			return close_container(sc, s, i + 1);
+		}
+		if (close == ']')
+			return begin_value(sc, s, i);
+		__attribute__((fallthrough));
+	case V_KEY:
+		if (c != '"')
+			break;
+		sc->lex = LEX_KEY;
+		sc->start = i + 1;
+		sc->pos = i + 1;
+		sc->esc = 0;
+		return 0;
+	case V_COLON:
+		if (c != ':')
+			break;
+		sc->pos = i + 1;
+		sc->st = V_VALUE;
+		return 0;
+	case V_VALUE:
+		return begin_value(sc, s, i);
+	case V_AFTER:
+		if (sc->depth == 0)
+			break;	/* text after the document */
+		close = sc->open[sc->depth - 1] == '{' ? '}' : ']';
+		sc->pos = i + 1;
+		if (c == ',') {
+			sc->st = close == '}' ? V_KEY : V_VALUE;
+			return 0;
+		}
+		if (c == close)
+			return close_container(sc, s, i + 1);
+		break;
+	}
+	fail(sc, JSON_ERR_SYNTAX, i);
+	return -1;
+}
+
+/* Scans on from pos through s[0..n); at_end: nothing follows. */
+static int scan_run(struct json_scan *sc, const char *s, size_t n, int at_end)
+{
+	int r;
+
+	if (sc->failed)
+		return -1;
+	if (n > 0x7fffffffu) {
+		fail(sc, JSON_ERR_SIZE, 0);
+		return -1;
+	}
+	for (;;) {
+		if (sc->lex != LEX_NONE) {
+			r = scan_lexeme(sc, s, n, at_end);
+			if (r <= 0)
+				return r;
+			lexeme_done(sc, sc->pos);
+			continue;
+		}
+		sc->pos = skip_ws(s, sc->pos, n);
+		if (sc->pos >= n)
+			break;
+		if (step(sc, s, sc->pos))
+			return -1;
+	}
+	if (at_end && (sc->st != V_AFTER || sc->depth != 0)) {
+		fail(sc, JSON_ERR_SYNTAX, n);
+		return -1;
 	}
 	return 0;
 }
 
-static void close_container(struct scan *sc, size_t end)
+static void scan_start(struct json_scan *sc, struct json *j, int maxdepth)
 {
-	int t = sc->ctok[--sc->depth];
-
-	if (t >= 0)
-		sc->j->tok[t].end = (int)end;
+	sc->j = j;
+	sc->maxdepth = maxdepth;
+	sc->depth = 0;
+	sc->st = V_VALUE;
+	sc->lex = LEX_NONE;
+	sc->pos = 0;
+	sc->failed = 0;
+	sc->nkeys = 0;
+	if (j) {
+		j->ntok = 0;
+		j->err = JSON_OK;
+		j->err_at = 0;
+		j->err_len = 0;
+	}
 }
 
-enum vstate {
-	V_VALUE,	/* a value must come */
-	V_FIRST,	/* just after '{' or '[': a member, an element, or the close */
-	V_KEY,		/* an object key must come */
-	V_AFTER		/* after a value: ',' or a close, or the end */
-};
-
-/* The grammar check, one pass; tokens too when sc->j is set. */
-static int scan_doc(const char *s, size_t n, struct scan *sc)
+struct json_scan *json_scan_new(struct json *j, int maxdepth)
 {
-	int r;
-	enum vstate st = V_VALUE;
-	size_t i = 0;
+	struct json_scan *sc = calloc(1, sizeof(*sc));
 
-	sc->depth = 0;
-	for (;;) {
-		i = skip_ws(s, i, n);
-		if (st == V_AFTER && sc->depth == 0)
-			return i == n ? 0 : -1;
-		if (i >= n)
-			return -1;
-		switch (st) {
-		case V_FIRST:
-			if (s[i] == (sc->open[sc->depth - 1] == '{' ? '}' : ']')) {
-				close_container(sc, ++i);
-				st = V_AFTER;
-				break;
-			}
-			if (sc->open[sc->depth - 1] == '[') {
-				st = V_VALUE;
-				break;
-			}
-			/* an object's first key */
-			__attribute__((fallthrough));
-		case V_KEY:
-			if (scan_key(s, &i, n, sc))
-				return -1;
-			i = skip_ws(s, i, n);
-			if (i >= n || s[i] != ':')
-				return -1;
-			i++;
-			st = V_VALUE;
-			break;
-		case V_VALUE:
-			r = scan_value(s, &i, n, sc);
-			if (r < 0)
-				return -1;
-			st = r ? V_FIRST : V_AFTER;
-			break;
-		case V_AFTER:
-			if (s[i] == ',') {
-				i++;
-				st = sc->open[sc->depth - 1] == '{' ? V_KEY : V_VALUE;
-			} else if (s[i] == (sc->open[sc->depth - 1] == '{' ? '}' : ']')) {
-				close_container(sc, ++i);
-			} else {
-				return -1;
-			}
-			break;
-		}
+	if (!sc)
+		abort();
+	scan_start(sc, j, maxdepth);
+	return sc;
+}
+
+void json_scan_reset(struct json_scan *sc, int maxdepth)
+{
+	scan_start(sc, sc->j, maxdepth);
+}
+
+void json_scan_free(struct json_scan *sc)
+{
+	if (!sc)
+		return;
+	free(sc->keys);
+	free(sc->slots);
+	free(sc);
+}
+
+int json_scan_feed(struct json_scan *sc, const char *text, size_t len)
+{
+	return scan_run(sc, text, len, 0);
+}
+
+int json_scan_end(struct json_scan *sc, const char *text, size_t len)
+{
+	int r = scan_run(sc, text, len, 1);
+
+	if (sc->j) {
+		sc->j->js = text;
+		sc->j->len = len;
+		if (r)
+			sc->j->ntok = 0;
 	}
+	return r;
+}
+
+/* One whole document, in one call: with a scanner on the stack's worth of state. */
+static int scan_whole(struct json *j, const char *js, size_t len, int maxdepth)
+{
+	struct json_scan sc;
+	int r;
+
+	memset(&sc, 0, sizeof(sc));
+	scan_start(&sc, j, maxdepth);
+	r = scan_run(&sc, js, len, 1);
+	free(sc.keys);
+	free(sc.slots);
+	return r;
 }
 
 int json_validate(const char *s, size_t n)
 {
-	struct scan sc;
-
-	sc.j = NULL;
-	sc.maxdepth = 0;
-	return scan_doc(s, n, &sc);
+	return scan_whole(NULL, s, n, 0);
 }
 
 int json_parse_top(struct json *j, const char *js, size_t len, int maxdepth)
 {
-	struct scan sc;
+	int r;
 
 	j->js = js;
 	j->len = len;
-	j->ntok = 0;
-	if (len > 0x7fffffffu)
-		return -1;
-	sc.j = j;
-	sc.maxdepth = maxdepth;
-	if (scan_doc(js, len, &sc)) {
+	r = scan_whole(j, js, len, maxdepth);
+	if (r)
 		j->ntok = 0;
-		return -1;
-	}
-	return 0;
+	return r;
+}
+
+int json_parse(struct json *j, const char *js, size_t len)
+{
+	return json_parse_top(j, js, len, JSON_MAX_DEPTH);
 }
 
 void json_init(struct json *j)
@@ -422,67 +838,6 @@ void json_release(struct json *j)
 		j->cap = 0;
 		j->ntok = 0;
 	}
-}
-
-/*
- * jsmn in strict mode wants a delimiter after a primitive, so a document that
- * is just `42` or `true` is tokenized here. The text is already validated.
- */
-static int top_level_primitive(struct json *j, const char *js, size_t len)
-{
-	size_t s = skip_ws(js, 0, len), e = len;
-
-	if (s >= len || js[s] == '{' || js[s] == '[' || js[s] == '"')
-		return 0;
-	while (e > s && is_ws(js[e - 1]))
-		e--;
-	memset(&j->tok[0], 0, sizeof(j->tok[0]));
-	j->tok[0].type = JSMN_PRIMITIVE;
-	j->tok[0].start = (int)s;
-	j->tok[0].end = (int)e;
-	j->tok[0].parent = -1;
-	j->ntok = 1;
-	return 1;
-}
-
-int json_parse(struct json *j, const char *js, size_t len)
-{
-	jsmn_parser p;
-	int r;
-
-	j->js = js;
-	j->len = len;
-	j->ntok = 0;
-	if (len > 0x7fffffffu || json_validate(js, len))
-		return -1;
-	if (!j->cap) {
-		j->cap = 64;
-		j->tok = malloc(j->cap * sizeof(*j->tok));
-		if (!j->tok)
-			abort();
-	}
-	if (top_level_primitive(j, js, len))
-		return 0;
-	if (!j->cap) {
-		j->cap = 64;
-		j->tok = malloc(j->cap * sizeof(*j->tok));
-		if (!j->tok)
-			abort();
-	}
-	jsmn_init(&p);
-	for (;;) {
-		r = jsmn_parse(&p, js, len, j->tok, j->cap);
-		if (r != JSMN_ERROR_NOMEM)
-			break;
-		j->cap *= 2;
-		j->tok = realloc(j->tok, j->cap * sizeof(*j->tok));
-		if (!j->tok)
-			abort();
-	}
-	if (r < 1)
-		return -1;
-	j->ntok = (int)p.toknext;
-	return 0;
 }
 
 int json_next(const struct json *j, int i)
@@ -540,12 +895,27 @@ void json_span(const struct json *j, int i, size_t *start, size_t *end)
 
 int json_streq(const struct json *j, int i, const char *s)
 {
-	size_t n;
+	size_t n, sn = strlen(s), k = 0, m = 0;
+	const char *raw;
 
 	if (json_type(j, i) != JSMN_STRING)
 		return 0;
+	raw = j->js + j->tok[i].start;
 	n = (size_t)(j->tok[i].end - j->tok[i].start);
-	return strlen(s) == n && memcmp(j->js + j->tok[i].start, s, n) == 0;
+	/* An escaped form ("tools\/call", "n\u0061me") means what it decodes to. */
+	if (!memchr(raw, '\\', n))
+		return n == sn && memcmp(raw, s, n) == 0;
+	if (n < sn)
+		return 0;
+	while (k < n && m < sn) {
+		unsigned int a = key_next(raw, n, &k), b;
+		size_t len = json_utf8_next(s + m, sn - m, &b);
+
+		if (!len || a != b)
+			return 0;
+		m += len;
+	}
+	return k == n && m == sn;
 }
 
 int json_is_true(const struct json *j, int i)
@@ -582,22 +952,6 @@ static void put_utf8(struct buf *out, unsigned int cp)
 	}
 }
 
-static int hex4(const char *p, size_t avail, unsigned int *out)
-{
-	unsigned int v = 0;
-	int k, h;
-
-	if (avail < 4)
-		return -1;
-	for (k = 0; k < 4; k++) {
-		h = hexval(p[k]);
-		if (h < 0)
-			return -1;
-		v = (v << 4) | (unsigned int)h;
-	}
-	*out = v;
-	return 0;
-}
 
 static const char *unescape_simple(char c)
 {

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+/* jsmn's own parser, compiled here: the reference json_parse() is compared with. */
+#define MCPMUX_JSMN_IMPL
+#define JSMN_STATIC
 #include "json.h"
 
 /* Lengths come from sizeof so that inputs may hold NUL bytes. */
@@ -67,7 +70,7 @@ static void test_validate_valid(void **state)
 		DOC("  {\"a\" : [1, 2.0, {\"b\": null}] , \"c\":\"d\"}  "),
 		DOC("\t\r\n[ ]\n"), DOC("[[[]],[{}]]"),
 		DOC("{\"a\":{\"b\":{\"c\":[true,false,null,0,\"s\",{}]}}}"),
-		DOC("[true,false,null]"), DOC("{\"\":\"\"}"), DOC("{\"a\":1,\"a\":2}"),
+		DOC("[true,false,null]"), DOC("{\"\":\"\"}"), DOC("{\"a\":1,\"b\":{\"a\":2}}"),
 		/* every escape */
 		DOC("\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u0041 \\uABcd \\u0000\""),
 		/* multi-byte UTF-8: 2, 3 and 4 bytes, and the edges of the ranges */
@@ -213,8 +216,8 @@ static void test_parse_navigate(void **state)
 	i = json_get(&j, 0, "name");
 	assert_int_equal(json_type(&j, i), JSMN_STRING);
 	check_span(&j, i, "\"x\\\"y\"");	/* quotes included */
-	assert_true(json_streq(&j, i, "x\\\"y"));	/* raw, still escaped */
-	assert_false(json_streq(&j, i, "x\"y"));
+	assert_true(json_streq(&j, i, "x\"y"));	/* what it decodes to */
+	assert_false(json_streq(&j, i, "x\\\"y"));	/* not its raw form */
 	assert_false(json_streq(&j, i, "x"));
 	assert_false(json_streq(&j, i, "x\\\"yz"));
 
@@ -752,34 +755,67 @@ static void gen_value(struct buf *b, int depth, unsigned int *seed)
 	buf_puts(b, ws[rand_r(seed) % 4]);
 }
 
-/* json_parse_top() at full depth gives exactly jsmn's tokens. */
-static void test_parse_top_matches_jsmn(void **state)
+/* jsmn's tokens for a document it can parse; -1 when it cannot. */
+static int jsmn_tokens(const char *js, size_t len, jsmntok_t **tok, int *n)
+{
+	jsmn_parser p;
+	unsigned int cap = 64;
+	int r;
+
+	for (;;) {
+		*tok = realloc(*tok, cap * sizeof(**tok));
+		assert_non_null(*tok);
+		jsmn_init(&p);
+		r = jsmn_parse(&p, js, len, *tok, cap);
+		if (r != JSMN_ERROR_NOMEM)
+			break;
+		cap *= 2;
+	}
+	*n = r;
+	return r < 1 ? -1 : 0;
+}
+
+/* json_parse() and json_parse_top() at full depth give exactly jsmn's tokens. */
+static void test_parse_matches_jsmn(void **state)
 {
 	unsigned int seed = 20261121;
 	struct json a, t;
 	struct buf b = BUF_INIT;
-	int k, i;
+	jsmntok_t *ref = NULL;
+	int k, i, nref, compared = 0;
 
 	(void)state;
 	json_init(&a);
 	json_init(&t);
 	for (k = 0; k < 3000; k++) {
+		size_t lead;
+
 		buf_reset(&b);
 		gen_value(&b, 0, &seed);
 		assert_int_equal(json_parse(&a, b.data, b.len), 0);
 		assert_int_equal(json_parse_top(&t, b.data, b.len, JSON_MAX_DEPTH), 0);
-		if (a.ntok != t.ntok)
-			fail_msg("doc %d: %d tokens from jsmn, %d from json_parse_top: %s",
-				 k, a.ntok, t.ntok, b.data);
-		for (i = 0; i < a.ntok; i++)
-			if (a.tok[i].type != t.tok[i].type || a.tok[i].start != t.tok[i].start ||
-			    a.tok[i].end != t.tok[i].end || a.tok[i].size != t.tok[i].size ||
-			    a.tok[i].parent != t.tok[i].parent)
-				fail_msg("doc %d token %d: jsmn {%d %d %d %d %d}, json_parse_top {%d %d %d %d %d}: %s",
-					 k, i, a.tok[i].type, a.tok[i].start, a.tok[i].end, a.tok[i].size,
-					 a.tok[i].parent, t.tok[i].type, t.tok[i].start, t.tok[i].end,
-					 t.tok[i].size, t.tok[i].parent, b.data);
+		assert_int_equal(a.ntok, t.ntok);
+		/* jsmn's strict mode wants a delimiter after a top-level primitive. */
+		lead = strspn(b.data, " \t\r\n");
+		if (!strchr("{[\"", b.data[lead]))
+			continue;
+		assert_int_equal(jsmn_tokens(b.data, b.len, &ref, &nref), 0);
+		compared++;
+		if (nref != a.ntok)
+			fail_msg("doc %d: %d tokens from jsmn, %d from json_parse: %s",
+				 k, nref, a.ntok, b.data);
+		for (i = 0; i < nref; i++)
+			if (ref[i].type != a.tok[i].type || ref[i].start != a.tok[i].start ||
+			    ref[i].end != a.tok[i].end || ref[i].size != a.tok[i].size ||
+			    ref[i].parent != a.tok[i].parent ||
+			    memcmp(&a.tok[i], &t.tok[i], sizeof(a.tok[i])))
+				fail_msg("doc %d token %d: jsmn {%d %d %d %d %d}, json_parse {%d %d %d %d %d}: %s",
+					 k, i, ref[i].type, ref[i].start, ref[i].end, ref[i].size,
+					 ref[i].parent, a.tok[i].type, a.tok[i].start, a.tok[i].end,
+					 a.tok[i].size, a.tok[i].parent, b.data);
 	}
+	assert_true(compared > 1000);
+	free(ref);
 	buf_free(&b);
 	json_free(&a);
 	json_free(&t);
@@ -858,6 +894,177 @@ static void test_parse_top_shallow(void **state)
 	json_free(&j);
 }
 
+/* A key twice in one object is refused at any depth, tokenized or not, keys
+   compared as decoded text; the same key in two objects is fine. */
+static void test_duplicate_keys(void **state)
+{
+	static const struct doc dup[] = {
+		DOC("{\"a\":1,\"a\":2}"),
+		DOC("{\"name\":\"x\",\"arguments\":{},\"name\":\"y\"}"),
+		DOC("{\"a\":1,\"\\u0061\":2}"),
+		DOC("{\"n\\u0061me\":1,\"name\":2}"),
+		DOC("{\"\\/\":1,\"/\":2}"),
+		DOC("{\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}"),
+		DOC("{\"\\ud800\":1,\"\\uD800\":2}"),
+		DOC("{\"\":1,\"\":2}"),
+		DOC("[{\"x\":[{\"deep\":{\"k\":1,\"k\":2}}]}]"),
+		DOC("{\"params\":{\"arguments\":{\"path\":\"/safe\",\"path\":\"/etc\"}}}"),
+	};
+	static const struct doc ok[] = {
+		DOC("{\"a\":{\"a\":{\"a\":1}},\"b\":[{\"a\":1},{\"a\":2}]}"),
+		DOC("{\"a\":1,\"A\":2,\"a \":3,\"\\u0062\":4}"),
+		DOC("{\"\\ud800\":1,\"\\udc00\":2,\"\\ud800\\udc00\":3}"),
+		DOC("{\"\\u00e9\":1,\"e\\u0301\":2}"),
+	};
+	struct json j;
+	size_t k;
+	int depth;
+
+	(void)state;
+	json_init(&j);
+	for (k = 0; k < COUNT(dup); k++) {
+		assert_int_equal(json_validate(dup[k].s, dup[k].n), -1);
+		for (depth = 0; depth <= JSON_MAX_DEPTH; depth += depth < 3 ? 1 : JSON_MAX_DEPTH - 3) {
+			if (json_parse_top(&j, dup[k].s, dup[k].n, depth) != -1)
+				fail_msg("#%zu accepted at depth %d: %s", k, depth, dup[k].s);
+			assert_int_equal(j.err, JSON_ERR_DUPKEY);
+			assert_int_equal(dup[k].s[j.err_at], '"');
+			assert_int_equal(dup[k].s[j.err_at + j.err_len - 1], '"');
+		}
+	}
+	check_docs(ok, COUNT(ok), 1);
+	json_free(&j);
+}
+
+/* Objects past the pairwise check (more than 16 keys) go through a hash table. */
+static void test_duplicate_keys_many(void **state)
+{
+	struct buf b = BUF_INIT;
+	int n, k, at;
+
+	(void)state;
+	for (n = 2; n <= 300; n += n < 40 ? 1 : 37) {
+		for (at = 0; at < n; at += n / 5 + 1) {
+			buf_reset(&b);
+			buf_putc(&b, '{');
+			for (k = 0; k < n; k++)
+				buf_printf(&b, "%s\"key%d\":%d", k ? "," : "", k, k);
+			buf_putc(&b, '}');
+			assert_int_equal(json_validate(b.data, b.len), 0);
+			/* one more key: key `at` again, escaped */
+			b.len--;
+			buf_printf(&b, ",\"\\u006bey%d\":0}", at);
+			if (json_validate(b.data, b.len) != -1)
+				fail_msg("%d keys, key %d repeated: accepted", n, at);
+		}
+	}
+	buf_free(&b);
+}
+
+/* json_get() and json_streq() see keys and values as decoded text. */
+static void test_streq_decodes(void **state)
+{
+	static const char doc[] = "{\"n\\u0061me\":\"tools\\/call\",\"e\\u0301\":\"\\ud83d\\ude00\","
+				  "\"nul\":\"a\\u0000b\"}";
+	struct json j;
+
+	(void)state;
+	json_init(&j);
+	assert_int_equal(json_parse(&j, doc, sizeof(doc) - 1), 0);
+	assert_true(json_streq(&j, json_get(&j, 0, "name"), "tools/call"));
+	assert_false(json_streq(&j, json_get(&j, 0, "name"), "tools\\/call"));
+	assert_true(json_streq(&j, json_get(&j, 0, "e\xcc\x81"), "\xf0\x9f\x98\x80"));
+	assert_int_equal(json_get(&j, 0, "\xc3\xa9"), -1);	/* no normalization */
+	assert_false(json_streq(&j, json_get(&j, 0, "nul"), "a"));
+	assert_int_equal(json_get(&j, 0, "nam"), -1);
+	assert_int_equal(json_get(&j, 0, "namee"), -1);
+	json_free(&j);
+}
+
+/* Fed in pieces, split anywhere, the scanner gives what one pass gives. */
+static void check_split(const char *doc, size_t n, int maxdepth)
+{
+	struct json whole, part;
+	struct json_scan *sc;
+	size_t cut, cut2;
+	int want, got, i;
+
+	json_init(&whole);
+	json_init(&part);
+	want = json_parse_top(&whole, doc, n, maxdepth);
+	sc = json_scan_new(&part, maxdepth);
+	for (cut = 0; cut <= n; cut++) {
+		for (cut2 = cut; cut2 <= n; cut2 += (n - cut) / 3 + 1) {
+			json_scan_reset(sc, maxdepth);
+			got = json_scan_feed(sc, doc, cut);
+			if (got == 0)
+				got = json_scan_feed(sc, doc, cut2);
+			if (got == 0)
+				got = json_scan_end(sc, doc, n);
+			if (got != want)
+				fail_msg("\"%.*s\" cut at %zu and %zu: %d, whole: %d", (int)n, doc, cut,
+					 cut2, got, want);
+			if (want) {
+				assert_int_equal(part.err, whole.err);
+				continue;
+			}
+			assert_int_equal(part.ntok, whole.ntok);
+			for (i = 0; i < part.ntok; i++)
+				assert_memory_equal(&part.tok[i], &whole.tok[i], sizeof(part.tok[i]));
+		}
+	}
+	json_scan_free(sc);
+	json_free(&whole);
+	json_free(&part);
+}
+
+static void test_scan_pieces(void **state)
+{
+	static const struct doc d[] = {
+		DOC("{\"jsonrpc\":\"2.0\",\"id\":12,\"result\":{\"content\":[{\"type\":\"text\","
+		    "\"text\":\"caf\xc3\xa9 \\ud83d\\ude00 \\\" \\u00e9\"}],\"isError\":false}}"),
+		DOC("[-0.5e+10, 0, 1E3, true, false, null, \"\", {}, []]"),
+		DOC("123456"), DOC("-1.25e-7"), DOC("  true  "), DOC("\"\xf0\x9f\x98\x80\""),
+		DOC("{\"a\":1,\"\\u0061\":2}"), DOC("[1,2"), DOC("[1,2]]"), DOC("{\"a\" 1}"),
+		DOC("\"\xe0\x80\x80\""), DOC("\"\xf4\x90\x80\x80\""), DOC("\"\xed\xa0\x80\""),
+		DOC("[01]"), DOC("[1.]"), DOC("[-]"), DOC("[1e]"), DOC("[tru]"), DOC("[nul]"),
+		DOC("\"\\u12\""), DOC("\"\\x\""), DOC(""), DOC("   "), DOC("1 2"),
+	};
+	size_t k;
+	int depth;
+
+	(void)state;
+	for (k = 0; k < COUNT(d); k++)
+		for (depth = 0; depth <= 3; depth++)
+			check_split(d[k].s, d[k].n, depth);
+}
+
+/* Why a parse failed. */
+static void test_parse_errors(void **state)
+{
+	struct json j;
+	char *deep = malloc(JSON_MAX_DEPTH + 3);
+	int k;
+
+	(void)state;
+	assert_non_null(deep);
+	json_init(&j);
+	assert_int_equal(json_parse(&j, "{\"a\":}", 6), -1);
+	assert_int_equal(j.err, JSON_ERR_SYNTAX);
+	for (k = 0; k < JSON_MAX_DEPTH + 1; k++)
+		deep[k] = '[';
+	assert_int_equal(json_parse(&j, deep, JSON_MAX_DEPTH + 1), -1);
+	assert_int_equal(j.err, JSON_ERR_DEPTH);
+	assert_int_equal(json_parse(&j, "{\"x\":1,\"x\":1}", 13), -1);
+	assert_int_equal(j.err, JSON_ERR_DUPKEY);
+	assert_int_equal(j.err_at, 7);
+	assert_int_equal(j.err_len, 3);
+	assert_int_equal(json_parse(&j, "{}", 2), 0);
+	assert_int_equal(j.err, JSON_OK);
+	json_free(&j);
+	free(deep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -878,9 +1085,14 @@ int main(void)
 		cmocka_unit_test(test_escape_round_trip),
 		cmocka_unit_test(test_large_array),
 		cmocka_unit_test(test_json_string_empty_is_terminated),
-		cmocka_unit_test(test_parse_top_matches_jsmn),
+		cmocka_unit_test(test_parse_matches_jsmn),
 		cmocka_unit_test(test_string_scan_offsets),
 		cmocka_unit_test(test_parse_top_shallow),
+		cmocka_unit_test(test_duplicate_keys),
+		cmocka_unit_test(test_duplicate_keys_many),
+		cmocka_unit_test(test_streq_decodes),
+		cmocka_unit_test(test_scan_pieces),
+		cmocka_unit_test(test_parse_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
