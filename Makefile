@@ -26,7 +26,7 @@ LIBOBJS  := $(LIBSRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
 
-.PHONY: all check unit shtest integration conformance asan valgrind demo demo-run deps install uninstall \
+.PHONY: all check unit shtest integration conformance conformance-repeat asan valgrind demo demo-run deps install uninstall \
 	deb deb-test clean
 
 all: mcpmux
@@ -73,6 +73,10 @@ integration: mcpmux tests/node/node_modules/.package-lock.json
 
 conformance: mcpmux tests/node/node_modules/.package-lock.json
 	tests/node/conformance.sh
+
+# sse-retry 20 times in a row: a reply must be found whatever stream it comes on.
+conformance-repeat: mcpmux tests/node/node_modules/.package-lock.json
+	tests/node/conformance.sh sse-retry 20
 
 # Everything: unit tests, the real binary against real MCP peers, and the
 # official conformance scenarios, then the same under ASan/UBSan. deps.sh may
