@@ -342,9 +342,13 @@ static void read_done_ok(struct vault_read *r, struct http *h)
 	}
 	if (json_type(&j, f) != JSMN_STRING || json_string(&j, f, &val) || !val.len) {
 		buf_wipe(&val);
-		buf_printf(&val, "%s: %s", what.data, r->kind == 'o' ?
-			   "the broker returned no access_token" :
-			   "the field is missing or not a string in the vault's answer");
+		if (j.err == JSON_ERR_DUPKEY)
+			buf_printf(&val, "%s: the vault's answer holds a key twice in one object; "
+				   "refusing it (which value is meant cannot be known)", what.data);
+		else
+			buf_printf(&val, "%s: %s", what.data, r->kind == 'o' ?
+				   "the broker returned no access_token" :
+				   "the field is missing or not a string in the vault's answer");
 		json_free(&j);
 		read_fail(r, VAULT_ERR_CONFIG, val.data);
 		buf_free(&val);

@@ -455,6 +455,26 @@ describe('the broker socket', () => {
     await mux.close();
   });
 
+  test('a decision with a key twice is no decision', async () => {
+    const { cfg, run } = config();
+    const mux = await connect(cfg, { clientName: AGENT });
+    const term = await BrokerClient.connect(brokerSocket(run, mux.pid));
+    await term.waitFor((m) => m.type === 'hello', { what: 'hello' });
+    const before = await toolCalls();
+    const p = call(mux, 'alpha__add', { a: 1, b: 1 });
+    const req = await term.waitFor((m) => m.type === 'request', { what: 'a request' });
+    // Which "decision" counts depends on the reader: the broker takes neither.
+    term.ctl.write(`{"type":"decision","id":${JSON.stringify(req.id)},"decision":"allow","decision":"deny"}\n`);
+    term.ctl.write(`{"type":"decision","id":${JSON.stringify(req.id)},"id":"x","decision":"allow"}\n`);
+    assert.equal(textOf(await call(mux, 'alpha__echo', { text: 'meanwhile' })), 'echo: meanwhile');
+    assert.equal(term.messages.filter((m) => m.type === 'withdrawn').length, 0, 'still pending');
+    term.decide(req.id, 'deny');
+    assert.equal((await p).isError, true);
+    assert.equal(await toolCalls(), before + 1, 'only the echo ran, never the add');
+    term.close();
+    await mux.close();
+  });
+
   test('the agent (the process that started serve) and its children may not approve: '
     + 'refused at once and logged; an approver in a terminal still works', async () => {
     const { cfg, run } = config();
