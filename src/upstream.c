@@ -138,6 +138,7 @@ struct upstream {
 	int settled_once;		/* the first start ended (ready or failed) */
 	int cred_failed;		/* the last credential fetch failed */
 	struct buf logged;		/* the last failure logged: a repeat is not logged again */
+	struct buf refusal_logged;	/* the same, for messages refused */
 	int closing;
 	struct http *del;		/* the DELETE in flight */
 	struct http *notif;		/* GET stream for the server's own messages, or NULL */
@@ -310,8 +311,13 @@ static void rx_refuse(struct rx *x, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&x->why, fmt, ap);
 	va_end(ap);
-	/* The request this stream answers learns why too; anyone else only from the log. */
-	log_warn("connector '%s': %s", x->up->c->alias, x->why.data);
+	/* The request this stream answers learns why too; anyone else only from the
+	   log, once for a refusal that repeats (a server that always sends it). */
+	if (strcmp(x->why.data, buf_str(&x->up->refusal_logged))) {
+		log_warn("connector '%s': %s", x->up->c->alias, x->why.data);
+		buf_reset(&x->up->refusal_logged);
+		buf_puts(&x->up->refusal_logged, x->why.data);
+	}
 }
 
 /* The raw key at p[0..n) (quotes included) for a message: at most 64 bytes, cut
@@ -2087,6 +2093,7 @@ void upstream_free(struct upstream *up)
 	if (up->retry)
 		loop_timer_cancel(up->loop, up->retry);
 	buf_free(&up->logged);
+	buf_free(&up->refusal_logged);
 	free(up->client_caps);
 	free(up->log_level);
 	buf_free(&up->reason);
