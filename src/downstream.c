@@ -1262,6 +1262,8 @@ int downstream_run(struct downstream *d)
 		loop_io_del(d->loop, d->out_fd);
 		d->out_watch = 0;
 	}
+	/* Ending the sessions needs their answers, whoever is not reading. */
+	loop_hold_input(d->loop, 0);
 	mux_close(d->mux, CLOSE_TIMEOUT_MS);
 	while (d->calls) {
 		if (!d->calls->decision) {
