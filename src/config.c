@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <ini.h>
 
 /*
@@ -749,15 +750,13 @@ static void set_vault_secret_id_file(struct parse *p, const char *v)
 
 static void set_vault_address(struct parse *p, const char *v)
 {
-	if (strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8)) {
-		error_here(p, "address must start with https:// (http:// only to 127.0.0.1 or localhost)");
-		return;
-	}
-	if (strchr(v, '@')) {
-		error_here(p, "address must not carry credentials");
-		return;
-	}
-	set_str(&p->cfg->vault.address, v);
+	struct buf why = BUF_INIT;
+
+	if (config_check_vault_url(v, &why) != 0)
+		error_here(p, "address %s", buf_str(&why));
+	else
+		set_str(&p->cfg->vault.address, v);
+	buf_free(&why);
 }
 
 static void set_vault_namespace(struct parse *p, const char *v)
@@ -1145,10 +1144,6 @@ static void finish_vault(struct parse *p)
 	if (v->type == VAULT_HASHICORP && v->auth == VAULT_AUTH_APPROLE &&
 	    (!v->role_id || !v->secret_id_file))
 		error_at(p, v->line, "[vault] auth = approle needs role_id and secret_id_file");
-	if (v->type == VAULT_HASHICORP && v->address && !strncasecmp(v->address, "http://", 7) &&
-	    !config_is_loopback_url(v->address))
-		error_at(p, v->line, "[vault] address must use https:// (http:// only to 127.0.0.1, "
-			 "[::1] or localhost): a vault token must not cross the network in clear text");
 }
 
 static void finish(struct parse *p)
@@ -1402,18 +1397,119 @@ int config_rule_value(const struct glob_rule *rules, size_t n, const char *tool,
 	return dflt;
 }
 
-/* http://127.0.0.1..., http://localhost..., http://[::1]... (any port, any path). */
+/* --- URLs --------------------------------------------------------------- */
+
+/* 127.0.0.0/8 written as four decimal octets, 0 to 255, without leading zeros:
+   a form that every parser reads as the same loopback address. */
+static int is_loopback_ipv4(const char *h)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		const char *start = h;
+		int v = 0;
+
+		while (*h >= '0' && *h <= '9' && h - start < 3)
+			v = v * 10 + (*h++ - '0');
+		if (h == start || (h - start > 1 && *start == '0') || v > 255 ||
+		    (i == 0 && v != 127))
+			return 0;
+		if (i < 3 && *h++ != '.')
+			return 0;
+	}
+	return *h == '\0';
+}
+
+/*
+ * Parses url as libcurl does when it is given as CURLOPT_URL. Returns the
+ * handle (curl_url_cleanup() it), or NULL with libcurl's reason in *why.
+ * tls: 1 for https, 0 for http, -1 for any other scheme.
+ */
+static CURLU *parse_url(const char *url, int *tls, const char **why)
+{
+	CURLU *u = curl_url();
+	CURLUcode rc;
+	char *scheme = NULL;
+
+	if (!u)
+		oom();
+	rc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (rc == CURLUE_OK)
+		rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+	if (rc != CURLUE_OK) {
+		if (rc == CURLUE_OUT_OF_MEMORY)
+			oom();
+		*why = curl_url_strerror(rc);
+		curl_url_cleanup(u);
+		return NULL;
+	}
+	*tls = !strcmp(scheme, "https") ? 1 : !strcmp(scheme, "http") ? 0 : -1;
+	curl_free(scheme);
+	return u;
+}
+
+static int has_part(CURLU *u, CURLUPart what)
+{
+	char *part = NULL;
+	CURLUcode rc = curl_url_get(u, what, &part, 0);
+
+	if (rc == CURLUE_OUT_OF_MEMORY)
+		oom();
+	curl_free(part);
+	return rc == CURLUE_OK;
+}
+
+/* The host libcurl connects to: it has already turned 127.1, 0x7f.1 and
+   2130706433 into 127.0.0.1 and [0::1] into [::1]. */
+static int is_loopback_host(CURLU *u)
+{
+	char *host = NULL;
+	int yes;
+
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		curl_free(host);
+		return 0;
+	}
+	yes = !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") ||
+	      is_loopback_ipv4(host);
+	curl_free(host);
+	return yes;
+}
+
 int config_is_loopback_url(const char *url)
 {
-	const char *h = strstr(url, "://");
-	size_t n;
+	const char *why;
+	int tls, yes;
+	CURLU *u = parse_url(url, &tls, &why);
 
-	if (!h)
+	if (!u)
 		return 0;
-	h += 3;
-	n = strcspn(h, ":/?#");
-	if (h[0] == '[')
-		return !strncmp(h, "[::1]", 5);
-	return (n == 9 && !strncasecmp(h, "localhost", 9)) ||
-	       (n >= 9 && !strncmp(h, "127.", 4));
+	yes = tls >= 0 && is_loopback_host(u);
+	curl_url_cleanup(u);
+	return yes;
+}
+
+int config_check_vault_url(const char *url, struct buf *why)
+{
+	const char *bad;
+	int tls, rc = -1;
+	CURLU *u = parse_url(url, &tls, &bad);
+
+	if (!u) {
+		buf_printf(why, "is not a URL libcurl accepts (%s)", bad);
+		return -1;
+	}
+	if (tls < 0)
+		buf_puts(why, "must start with https:// (http:// only to 127.0.0.1, [::1] or localhost)");
+	else if (has_part(u, CURLUPART_USER) || has_part(u, CURLUPART_PASSWORD) ||
+		 has_part(u, CURLUPART_OPTIONS))
+		buf_puts(why, "must not carry a user name or password (\"user@\" before the host): "
+			 "write only the vault's URL, such as https://vault.example.com:8200");
+	else if (!tls && !is_loopback_host(u))
+		buf_puts(why, "must use https:// (http:// only to 127.0.0.1, [::1] or localhost): "
+			 "a vault token must not cross the network in clear text");
+	else
+		rc = 0;
+	curl_url_cleanup(u);
+	return rc;
 }

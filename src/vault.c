@@ -71,6 +71,16 @@ static const char *env2(const char *bao, const char *vault)
 	return v && *v ? v : NULL;
 }
 
+/* Where vault_new() took the address from, for its messages. */
+static const char *addr_source(const struct config *cfg)
+{
+	const char *bao = getenv("BAO_ADDR");
+
+	if (cfg->vault.address)
+		return "[vault] address";
+	return bao && *bao ? "BAO_ADDR" : "VAULT_ADDR";
+}
+
 /* --- time --- */
 
 static int digits(const char *s, int n, int *out)
@@ -688,6 +698,7 @@ struct vault *vault_new(struct loop *loop, const struct config *cfg, struct buf 
 	const char *ns = cfg->vault.namespace_ ? cfg->vault.namespace_ :
 			 env2("BAO_NAMESPACE", "VAULT_NAMESPACE");
 	const char *ca = cfg->vault.ca_file ? cfg->vault.ca_file : env2("BAO_CACERT", "VAULT_CACERT");
+	struct buf why = BUF_INIT;
 	struct vault *v;
 	size_t n;
 
@@ -695,10 +706,9 @@ struct vault *vault_new(struct loop *loop, const struct config *cfg, struct buf 
 		buf_puts(err, "[vault] type = hashicorp needs address = https://... (or BAO_ADDR / VAULT_ADDR)");
 		return NULL;
 	}
-	if (strncasecmp(addr, "https://", 8) != 0 &&
-	    !(strncasecmp(addr, "http://", 7) == 0 && config_is_loopback_url(addr))) {
-		buf_printf(err, "vault address %s: https:// is required (http:// only to 127.0.0.1, "
-			   "[::1] or localhost)", addr);
+	if (config_check_vault_url(addr, &why) != 0) {
+		buf_printf(err, "%s %s", addr_source(cfg), buf_str(&why));
+		buf_free(&why);
 		return NULL;
 	}
 	v = calloc(1, sizeof(*v));

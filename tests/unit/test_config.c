@@ -607,13 +607,130 @@ static void test_token_vault_kinds(void **state)
 		   "F:3: token oauth: must look like oauth:MOUNT/creds/NAME or oauth:MOUNT/self/NAME\n");
 	expect_err("[connector \"a\"]\nurl = http://a\ntoken = local:bad name\n",
 		   "F:3: token local:NAME needs a name of A-Z a-z 0-9 _ . - (at most 128)\n");
-	expect_err("[vault]\ntype = hashicorp\naddress = http://vault.example.com:8200\n",
-		   "F:1: [vault] address must use https:// (http:// only to 127.0.0.1, [::1] or "
-		   "localhost): a vault token must not cross the network in clear text\n");
 	expect_err("[vault]\ntype = hashicorp\nauth = approle\n",
 		   "F:1: [vault] auth = approle needs role_id and secret_id_file\n");
 	expect_err("[vault]\ntype = local\n[vault]\n",
 		   "F:3: duplicate section [vault] (first at line 1)\n");
+}
+
+/*
+ * Loopback is decided on the host as libcurl parses it, the host it will
+ * connect to. libcurl (7.77 and later) rewrites every IPv4 form it accepts
+ * to four decimal octets first, so 127.1, 0x7f.1 and 2130706433 are the
+ * loopback addresses they are, and 0127.0.0.1 is 87.0.0.1 (octal).
+ */
+static void test_loopback_urls(void **state)
+{
+	static const struct {
+		const char *url;
+		int loopback;
+	} cases[] = {
+		{ "http://127.0.0.1:8200", 1 },
+		{ "http://127.0.0.1", 1 },
+		{ "https://127.255.255.254:1/v1/", 1 },
+		{ "http://localhost:8200/", 1 },
+		{ "HTTP://LOCALHOST:8200", 1 },
+		{ "http://[::1]:8200", 1 },
+		{ "http://[0:0:0:0:0:0:0:1]:8200", 1 },
+		{ "http://127.1:8200", 1 },
+		{ "http://0x7f.1:8200", 1 },
+		{ "http://2130706433:8200", 1 },
+		{ "http://127.0.0.1.attacker.example:8200", 0 },
+		{ "http://127.0.0.1@attacker.example:8200", 0 },
+		{ "http://127.0.0.1:8200@attacker.example", 0 },
+		{ "http://localhost@attacker.example", 0 },
+		{ "http://attacker.example#@127.0.0.1", 0 },
+		{ "http://attacker.example?@127.0.0.1", 0 },
+		{ "http://127.0.0.1%2eattacker.example", 0 },
+		{ "http://localhost.attacker.example", 0 },
+		{ "http://0127.0.0.1", 0 },
+		{ "http://127.0.0.256", 0 },
+		{ "http://127.0.0.1.", 0 },
+		{ "http://localhost.", 0 },
+		{ "http://128.0.0.1", 0 },
+		{ "http://1.127.0.0.1", 0 },
+		{ "http://[::ffff:127.0.0.1]", 0 },
+		{ "http://[::2]", 0 },
+		{ "ftp://127.0.0.1", 0 },
+		{ "127.0.0.1:8200", 0 },
+		{ "http://[::1", 0 },
+		{ "http://127.0.0.1:99999", 0 },
+		{ "", 0 },
+	};
+	size_t i;
+	int wrong = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = config_is_loopback_url(cases[i].url);
+
+		if (got != cases[i].loopback) {
+			fprintf(stderr, "config_is_loopback_url(\"%s\") = %d, want %d\n",
+				cases[i].url, got, cases[i].loopback);
+			wrong++;
+		}
+	}
+	assert_int_equal(wrong, 0);
+}
+
+/* [vault] address = addr is refused with msg, at its line. */
+static void expect_address_err(const char *addr, const char *msg)
+{
+	struct buf text = BUF_INIT, want = BUF_INIT;
+
+	buf_printf(&text, "[vault]\ntype = hashicorp\naddress = %s\n", addr);
+	buf_printf(&want, "F:3: address %s\n", msg);
+	expect_err(buf_str(&text), buf_str(&want));
+	buf_free(&text);
+	buf_free(&want);
+}
+
+/* A vault address is checked where it is written, on the URL libcurl will use. */
+static void test_vault_address(void **state)
+{
+	static const char *const ok[] = {
+		"https://vault.example.com:8200", "https://vault.example.com:8200/",
+		"http://127.0.0.1:8200", "http://[::1]:8200", "http://localhost:8200",
+	};
+	static const char cleartext[] = "must use https:// (http:// only to 127.0.0.1, "
+		"[::1] or localhost): a vault token must not cross the network in clear text";
+	static const char userinfo[] = "must not carry a user name or password "
+		"(\"user@\" before the host): write only the vault's URL, such as "
+		"https://vault.example.com:8200";
+	struct buf text = BUF_INIT;
+	struct config cfg;
+	char *got;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		buf_reset(&text);
+		buf_printf(&text, "[vault]\ntype = hashicorp\naddress = %s\n", ok[i]);
+		load_ok(buf_str(&text), &cfg);
+		assert_string_equal(cfg.vault.address, ok[i]);
+		config_free(&cfg);
+	}
+	buf_free(&text);
+	expect_address_err("http://vault.example.com:8200", cleartext);
+	expect_address_err("http://127.0.0.1.attacker.example:8200", cleartext);
+	expect_address_err("http://127.0.0.1%2eattacker.example:8200", cleartext);
+	expect_address_err("http://0127.0.0.1:8200", cleartext);
+	expect_address_err("http://127.0.0.1@attacker.example:8200", userinfo);
+	expect_address_err("http://@127.0.0.1:8200", userinfo);
+	expect_address_err("ftp://127.0.0.1:8200",
+			   "must start with https:// (http:// only to 127.0.0.1, [::1] or localhost)");
+	expect_address_err("https://vault.example.com:99999",
+			   "is not a URL libcurl accepts (Port number was not a decimal number "
+			   "between 0 and 65535)");
+	/* the password is not repeated in the message */
+	got = load_err("[vault]\ntype = hashicorp\naddress = https://me:hunter2@vault.example.com\n");
+	assert_non_null(strstr(got, userinfo));
+	assert_null(strstr(got, "hunter2"));
+	free(got);
+	/* whatever the type: an address is only ever used for a hashicorp vault */
+	expect_err("[vault]\naddress = http://vault.example.com:8200\n",
+		   "F:2: address must use https:// (http:// only to 127.0.0.1, [::1] or localhost): "
+		   "a vault token must not cross the network in clear text\n");
 }
 
 static void test_env_unset(void **state)
@@ -923,6 +1040,8 @@ int main(void)
 		cmocka_unit_test(test_bad_alias),
 		cmocka_unit_test(test_literal_token_refused),
 		cmocka_unit_test(test_token_vault_kinds),
+		cmocka_unit_test(test_loopback_urls),
+		cmocka_unit_test(test_vault_address),
 		cmocka_unit_test(test_env_unset),
 		cmocka_unit_test(test_unreadable_file),
 		cmocka_unit_test(test_bad_timeout),

@@ -8,8 +8,9 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import {
   connect, delay, listAllTools, NO_VAULT_ENV, runMux, startServer, startVault, textOf, toIni,
   waitUntil, writeConfig,
@@ -244,4 +245,70 @@ describe('KV v2 versions and a sealed vault during a session', () => {
     assert.ok(Date.now() - t0 < 12000);
     await mux.close();
   });
+});
+
+// A vault address from the environment with "user@" before the host: libcurl
+// connects to the host after the @, so mcpmux must refuse it. A stand-in
+// proxy on 127.0.0.1 (http_proxy) sees every request meant for another host,
+// so "nothing is sent anywhere" is something the test can count.
+describe('VAULT_ADDR / BAO_ADDR with a user name before the host: refused, nothing sent', () => {
+  let vault;
+  let up;
+  let proxy;
+  let proxied = 0; // connections to the stand-in proxy
+  const UP = 'UPaddr-Good-Rt5Yh7Uj9';
+  before(async () => {
+    vault = await startVault();
+    await vault.admin('token', { token: VT, ttl: 3600, label: 'vt' });
+    await vault.admin('kv2/put', { path: 'mcp/good', data: { token: UP } });
+    up = await startServer(['--require-token', UP]);
+    proxy = net.createServer((sock) => {
+      proxied++;
+      sock.on('error', () => {});
+      sock.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
+    });
+    await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  });
+  after(() => proxy?.close());
+
+  const cases = [
+    { name: 'VAULT_ADDR', title: 'http://127.0.0.1@attacker.example:8200',
+      value: () => 'http://127.0.0.1@attacker.example:8200' },
+    { name: 'BAO_ADDR', title: 'http://attacker.example@127.0.0.1:PORT (the test vault)',
+      value: () => `http://attacker.example@127.0.0.1:${vault.port}` },
+  ];
+  for (const c of cases) {
+    test(`${c.name}=${c.title}`, async () => {
+      const cfg = vaultConfig(vault, {
+        vaultKeys: { address: null },
+        connectors: { x: { url: up.url, token: 'vault:secret/data/mcp/good#token' } },
+      });
+      const via = `http://127.0.0.1:${proxy.address().port}`;
+      const env = {
+        ...NO_VAULT_ENV,
+        [c.name]: c.value(),
+        VAULT_TOKEN: VT,
+        http_proxy: via,
+        https_proxy: via,
+        all_proxy: via,
+        HTTPS_PROXY: via,
+        ALL_PROXY: via,
+        no_proxy: '127.0.0.1',
+        NO_PROXY: '127.0.0.1',
+      };
+      await vault.admin('reset-stats');
+      proxied = 0;
+      const r = await runMux(['check', '-c', cfg], { configPath: cfg, env, timeout: 20000 });
+      const line = checkLine(r.stdout, 'x');
+      assert.equal(proxied, 0, `no connection to another host (the stand-in proxy saw ${proxied}); x: ${line}`);
+      assert.equal((await vault.stats()).requests, 0, `no request reached the vault either; x: ${line}`);
+      assert.equal(r.code, 1, `check exits 1 (got ${r.code ?? r.signal}); stdout: ${r.stdout}; stderr: ${r.stderr}`);
+      assert.match(line, /\berror\b/, `x is error: ${r.stdout}`);
+      assert.match(line, new RegExp(`${c.name} must not carry a user name or password`),
+        `says which variable and why: ${line}`);
+      assert.ok(!r.stdout.includes(VT) && !r.stderr.includes(VT), 'the vault token is not printed');
+      assert.ok(!r.stdout.includes('attacker.example') && !r.stderr.includes('attacker.example'),
+        'the address is not repeated (it could hold a password)');
+    });
+  }
 });
