@@ -42,6 +42,7 @@ struct vault {
 	char *base;			/* address without a trailing slash */
 	char *ns;			/* namespace, or NULL */
 	char *ca;			/* CA bundle, or NULL */
+	int direct;			/* on loopback: never through a proxy */
 	struct secret *token;		/* the vault token */
 	enum token_state tstate;
 	struct http *auth;		/* login, lookup-self or renew-self in flight */
@@ -176,6 +177,10 @@ static struct http *vault_http(struct vault *v, const char *method, const char *
 	}
 	if (v->ca)
 		curl_easy_setopt(h->easy, CURLOPT_CAINFO, v->ca);
+	/* http:// is allowed to loopback because the token stays on this machine;
+	   $http_proxy would carry it off in clear text. */
+	if (v->direct)
+		curl_easy_setopt(h->easy, CURLOPT_NOPROXY, "*");
 	return h;
 }
 
@@ -722,6 +727,7 @@ struct vault *vault_new(struct loop *loop, const struct config *cfg, struct buf 
 		v->base[--n] = '\0';
 	v->ns = ns ? xstrdup(ns) : NULL;
 	v->ca = ca ? xstrdup(ca) : NULL;
+	v->direct = config_is_loopback_url(addr);
 	return v;
 }
 

@@ -256,6 +256,7 @@ describe('VAULT_ADDR / BAO_ADDR with a user name before the host: refused, nothi
   let up;
   let proxy;
   let proxied = 0; // connections to the stand-in proxy
+  let targets = []; // the request line's target of each, e.g. http://127.0.0.1:PORT/v1/...
   const UP = 'UPaddr-Good-Rt5Yh7Uj9';
   before(async () => {
     vault = await startVault();
@@ -265,7 +266,10 @@ describe('VAULT_ADDR / BAO_ADDR with a user name before the host: refused, nothi
     proxy = net.createServer((sock) => {
       proxied++;
       sock.on('error', () => {});
-      sock.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
+      sock.once('data', (d) => {
+        targets.push(d.toString('latin1').split('\r\n')[0].split(' ')[1] ?? '');
+        sock.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
+      });
     });
     await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   });
@@ -311,4 +315,25 @@ describe('VAULT_ADDR / BAO_ADDR with a user name before the host: refused, nothi
         'the address is not repeated (it could hold a password)');
     });
   }
+
+  // http:// is allowed to loopback because the token stays on the machine; a
+  // proxy from the environment would carry it off in clear text.
+  test('a vault on loopback is reached directly, never through http_proxy', async () => {
+    const cfg = vaultConfig(vault, {
+      connectors: { x: { url: up.url, token: 'vault:secret/data/mcp/good#token' } },
+    });
+    const via = `http://127.0.0.1:${proxy.address().port}`;
+    const env = {
+      ...NO_VAULT_ENV, http_proxy: via, all_proxy: via, ALL_PROXY: via, no_proxy: undefined, NO_PROXY: undefined,
+    };
+    await vault.admin('reset-stats');
+    targets = [];
+    const r = await runMux(['check', '-c', cfg], { configPath: cfg, env, timeout: 20000 });
+    const line = checkLine(r.stdout, 'x');
+    const toVault = targets.filter((t) => t.startsWith(`${vault.addr}/`));
+    assert.deepEqual(toVault, [], `no vault request went through the proxy; x: ${line}`);
+    assert.ok((await vault.stats()).requests >= 1, `the vault was asked directly; x: ${line}`);
+    // the connector itself may use the proxy: only the vault is held to loopback
+    assert.ok(targets.every((t) => t.startsWith(`http://127.0.0.1:${up.port}/`)), JSON.stringify(targets));
+  });
 });
