@@ -60,7 +60,8 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 # Shell tests (tests/sh/): the man pages against --help and src/config.c, init,
-# --version, config claude, the bash completion. A few seconds, no root.
+# --version, config claude, the bash completion, check -c on /dev/zero and FIFOs.
+# A few seconds, no root.
 shtest: mcpmux
 	tests/sh/run.sh
 

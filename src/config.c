@@ -29,6 +29,7 @@ extern int ini_max_line;
 #pragma weak ini_max_line
 
 #define LINE_BYTES	4096	/* inih's buffer: text, '\n' and NUL */
+#define FILE_MAX	(1L << 20)	/* bytes read from a configuration file, at most */
 #define PREFIX_MAX	40	/* leaves room in the 64-char name budget */
 #define SECS_MAX	86400
 #define MAX_KEYS	16	/* >= the entries of either key table */
@@ -57,8 +58,10 @@ struct parse {
 	struct config *cfg;
 	const char *path;
 	FILE *fp;
-	char *line;		/* getline() buffer */
-	size_t linecap;
+	char *line;		/* the line being read, without its '\n' */
+	size_t linecap;		/* its size: longer lines are cut (next_line()) */
+	long nread;		/* bytes read from fp so far */
+	int too_big;		/* more than FILE_MAX: nothing else is reported */
 	int lineno;		/* line being handed to inih */
 	int read_errno;		/* set when reading the file failed */
 	int key_line;		/* the current line must reach on_key() */
@@ -951,6 +954,49 @@ static void check_handled(struct parse *p)
 }
 
 /*
+ * Reads the next line into p->line without its '\n', keeping at most
+ * p->linecap - 1 bytes: the rest of a longer line is read and dropped, and
+ * *cut is set. Returns the length kept, or -1 when there is no line: at the
+ * end of the file, on a read error (p->read_errno), or once more than
+ * FILE_MAX bytes were read (p->too_big), so memory and time stay bounded
+ * whatever the file is (/dev/zero, a FIFO, a huge file).
+ */
+static ssize_t next_line(struct parse *p, int *cut)
+{
+	size_t n = 0;
+	int c = EOF, any = 0;
+
+	*cut = 0;
+	errno = 0;
+	for (;;) {
+		c = getc(p->fp);
+		if (c == EOF || c == '\n')
+			break;
+		any = 1;
+		if (++p->nread > FILE_MAX) {
+			p->too_big = 1;
+			return -1;
+		}
+		if (n + 1 < p->linecap)
+			p->line[n++] = (char)c;
+		else
+			*cut = 1;
+	}
+	if (c == EOF && ferror(p->fp)) {
+		p->read_errno = errno ? errno : EIO;
+		return -1;
+	}
+	if (c == '\n' && ++p->nread > FILE_MAX) {
+		p->too_big = 1;
+		return -1;
+	}
+	if (c == EOF && !any)
+		return -1;
+	p->line[n] = '\0';
+	return (ssize_t)n;
+}
+
+/*
  * inih's reader, called once per line. It counts lines for the messages,
  * strips the indentation so inih never takes a line for the continuation of
  * the previous value, and refuses what inih would mangle (lines longer than
@@ -961,23 +1007,28 @@ static char *read_line(char *str, int num, void *stream)
 	struct parse *p = stream;
 	ssize_t n;
 	size_t len;
+	int cut;
 	char *s;
 
 	check_handled(p);
 	if (num < 2)
 		return NULL;
-	errno = 0;
-	n = getline(&p->line, &p->linecap, p->fp);
-	if (n < 0) {
-		if (ferror(p->fp))
-			p->read_errno = errno ? errno : EIO;
-		return NULL;
+	if (!p->line) {
+		/* room for indentation around the longest line inih takes */
+		p->linecap = (size_t)num + LINE_BYTES;
+		p->line = xrealloc(NULL, p->linecap, 1);
 	}
+	n = next_line(p, &cut);
+	if (n < 0)
+		return NULL;
 	p->lineno++;
 	s = p->line;
 	len = (size_t)n;
 	if (memchr(s, '\0', len)) {
 		error_here(p, "line holds a NUL byte");
+		len = 0;
+	} else if (cut) {
+		error_here(p, "line too long (at most %d characters)", num - 2);
 		len = 0;
 	}
 	if (p->lineno == 1 && len >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) {
@@ -1162,12 +1213,28 @@ static void finish(struct parse *p)
 	}
 }
 
+/* Past FILE_MAX nothing else about the file is worth reading. */
+static void report_too_big(struct parse *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nerrs; i++)
+		free(p->errs[i].msg);
+	p->nerrs = 0;
+	error_at(p, 0, "larger than %ld MiB, the limit for a configuration file: is it the right file?",
+		 FILE_MAX >> 20);
+}
+
 static void parse_file(struct parse *p)
 {
 	bool use_stack = false;
 	int max_line = 0, knobs = &ini_use_stack && &ini_max_line;
 	int rc;
 
+	if (p->too_big) {
+		report_too_big(p);
+		return;
+	}
 	if (knobs) {
 		use_stack = ini_use_stack;
 		max_line = ini_max_line;
@@ -1183,6 +1250,10 @@ static void parse_file(struct parse *p)
 	if (rc == -2)
 		oom();
 	check_handled(p);
+	if (p->too_big) {
+		report_too_big(p);
+		return;
+	}
 	if (p->read_errno) {
 		error_at(p, 0, "cannot read: %s", strerror(p->read_errno));
 		return;
@@ -1190,6 +1261,34 @@ static void parse_file(struct parse *p)
 	if (rc > 0 && !p->nerrs)	/* inih saw something read_line() did not */
 		error_at(p, rc, "syntax error");
 	finish(p);
+}
+
+/*
+ * Opens the file to read. O_NONBLOCK keeps open() from waiting for a FIFO's
+ * writer (none: the FIFO reads as empty); reads then wait as usual. A
+ * regular file over FILE_MAX is refused before anything is read.
+ */
+static FILE *open_config(struct parse *p)
+{
+	int fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	int flags, e;
+	FILE *fp;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > FILE_MAX)
+		p->too_big = 1;
+	flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	fp = fdopen(fd, "r");
+	if (!fp) {
+		e = errno;
+		close(fd);
+		errno = e;
+	}
+	return fp;
 }
 
 int config_load(struct config *cfg, const char *path, struct buf *err)
@@ -1200,7 +1299,7 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
 	memset(&p, 0, sizeof(p));
 	p.cfg = cfg;
 	p.path = path;
-	p.fp = fopen(path, "re");
+	p.fp = open_config(&p);
 	if (!p.fp) {
 		buf_printf(err, "%s: cannot open: %s\n", path, strerror(errno));
 		return -1;

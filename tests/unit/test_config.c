@@ -861,6 +861,110 @@ static void test_several_errors(void **state)
 	free(got);
 }
 
+/* --- how much is read ------------------------------------------------------ */
+
+/* config_load(path) fails with the size message alone. */
+static void expect_too_big(const char *path)
+{
+	struct buf err = BUF_INIT, want = BUF_INIT;
+	struct config cfg;
+
+	assert_int_equal(config_load(&cfg, path, &err), -1);
+	assert_empty(&cfg);
+	buf_printf(&want, "%s: larger than 1 MiB, the limit for a configuration file: "
+		   "is it the right file?\n", path);
+	assert_string_equal(buf_str(&err), buf_str(&want));
+	buf_free(&err);
+	buf_free(&want);
+}
+
+static void test_size_cap(void **state)
+{
+	struct buf text = BUF_INIT;
+	struct config cfg;
+	char *path, *got;
+	int i;
+
+	(void)state;
+	/* endless devices: 1 MiB is read, then one message (not one per line) */
+	expect_too_big("/dev/zero");
+	expect_too_big("/dev/urandom");
+
+	/* 5 MB of one line */
+	for (i = 0; i < 5000000 / 100; i++)
+		buf_puts(&text, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	path = write_tmp(buf_str(&text));
+	expect_too_big(path);
+	drop_tmp(path);
+
+	/* exactly 1 MiB is still a configuration file; one byte more is not */
+	buf_reset(&text);
+	buf_puts(&text, "[mcpmux]\n");
+	while (text.len + 64 <= 1024 * 1024)
+		buf_puts(&text, "; 64 bytes of comment, line after line, up to the limit ......\n");
+	while (text.len < 1024 * 1024 - 1)
+		buf_putc(&text, ';');
+	buf_putc(&text, '\n');
+	assert_int_equal(text.len, 1024 * 1024);
+	load_ok(buf_str(&text), &cfg);
+	config_free(&cfg);
+	buf_putc(&text, '\n');
+	path = write_tmp(buf_str(&text));
+	expect_too_big(path);
+	drop_tmp(path);
+
+	/* a long line under the cap: "line too long", and the next line is read */
+	buf_reset(&text);
+	for (i = 0; i < 900 * 1000 / 100; i++)
+		buf_puts(&text, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+				"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	buf_puts(&text, "\nfoo = bar\n");
+	got = load_err(buf_str(&text));
+	assert_string_equal(got, "F:1: line too long (at most 4094 characters)\n"
+			    "F:2: key 'foo' is outside any section\n");
+	free(got);
+	buf_free(&text);
+}
+
+/* A FIFO is opened without waiting for a writer; a pipe (-c <(...)) is read. */
+static void test_fifo_and_pipe(void **state)
+{
+	static const char text[] = "[connector \"p\"]\nurl = http://p\n";
+	char dir[] = "/tmp/mcpmux-test-fifo-XXXXXX";
+	struct buf err = BUF_INIT, path = BUF_INIT;
+	struct config cfg;
+	int fds[2];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	buf_printf(&path, "%s/fifo.ini", dir);
+	assert_int_equal(mkfifo(buf_str(&path), 0600), 0);
+	assert_int_equal(config_load(&cfg, buf_str(&path), &err), 0);
+	assert_int_equal(cfg.nconnectors, 0);
+	config_free(&cfg);
+	unlink(buf_str(&path));
+	rmdir(dir);
+
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fds[1]);
+	buf_reset(&path);
+	buf_printf(&path, "/dev/fd/%d", fds[0]);
+	assert_int_equal(config_load(&cfg, buf_str(&path), &err), 0);
+	assert_int_equal(cfg.nconnectors, 1);
+	assert_string_equal(cfg.connectors[0].url, "http://p");
+	config_free(&cfg);
+	close(fds[0]);
+
+	assert_int_equal(config_load(&cfg, "/dev/null", &err), 0);
+	assert_int_equal(cfg.nconnectors, 0);
+	config_free(&cfg);
+	assert_int_equal(err.len, 0);
+	buf_free(&err);
+	buf_free(&path);
+}
+
 static void test_cannot_open(void **state)
 {
 	struct buf err = BUF_INIT;
@@ -1052,6 +1156,8 @@ int main(void)
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_several_errors),
 		cmocka_unit_test(test_cannot_open),
+		cmocka_unit_test(test_size_cap),
+		cmocka_unit_test(test_fifo_and_pipe),
 		cmocka_unit_test(test_slugify),
 		cmocka_unit_test(test_glob_filters),
 		cmocka_unit_test(test_find),
