@@ -198,12 +198,24 @@ describe('KV v2 versions and a sealed vault during a session', () => {
     const TTL = 4;
     const up = await startServer(['--require-token', TOK]);
     await vault.admin('kv2/put', { path: 'mcp/sealed', data: { token: TOK } });
-    const cfg = vaultConfig(vault, {
-      vaultKeys: { cache_ttl: TTL },
-      connectors: { sealed: { url: up.url, token: 'vault:secret/data/mcp/sealed#token' } },
-    });
+    const connectors = { sealed: { url: up.url, token: 'vault:secret/data/mcp/sealed#token' } };
+    const callOn = (m) => (text) => m.client.callTool({ name: 'sealed__echo', arguments: { text } }, undefined, { timeout: 15000 });
+
+    // Still cached: a mux whose cache_ttl the test cannot outlast, so that the
+    // call while sealed is inside the window however slow the machine is.
+    const longCfg = vaultConfig(vault, { vaultKeys: { cache_ttl: 3600 }, connectors });
+    const holder = await connect(longCfg, { env: NO_VAULT_ENV });
+    assert.equal(textOf(await callOn(holder)('a')), 'echo: a', `stderr: ${holder.stderr()}`);
+    await vault.admin('seal');
+    const cached = await callOn(holder)('b');
+    assert.equal(textOf(cached), 'echo: b', `a cached credential keeps working while sealed: ${JSON.stringify(cached)}`);
+    await holder.close();
+
+    // Expired: cache_ttl = TTL, and the call comes only once that has passed.
+    await vault.admin('unseal');
+    const cfg = vaultConfig(vault, { vaultKeys: { cache_ttl: TTL }, connectors });
     const mux = await connect(cfg, { env: NO_VAULT_ENV });
-    const call = (text) => mux.client.callTool({ name: 'sealed__echo', arguments: { text } }, undefined, { timeout: 15000 });
+    const call = callOn(mux);
     assert.equal(textOf(await call('a')), 'echo: a', `stderr: ${mux.stderr()}`);
     await vault.admin('seal');
     const sealedAt = Date.now();
@@ -211,10 +223,6 @@ describe('KV v2 versions and a sealed vault during a session', () => {
     const lastGood = Math.max(...st.log.filter((e) => e.path === 'secret/data/mcp/sealed' && e.status === 200)
       .map((e) => e.at));
     const validUntil = lastGood + TTL * 1000;
-    // still cached (the last good read was at most a second or so ago)
-    assert.ok(Date.now() < validUntil - 800, `the test missed the cached window (${validUntil - Date.now()} ms left)`);
-    const cached = await call('b');
-    assert.equal(textOf(cached), 'echo: b', `a cached credential keeps working while sealed: ${JSON.stringify(cached)}`);
     await waitUntil(() => Date.now() > validUntil + 1000, { timeout: TTL * 1000 + 3000, what: 'the cache to expire' });
     const calls0 = (await up.stats()).toolCalls;
     const res = await call('c');
@@ -242,7 +250,6 @@ describe('KV v2 versions and a sealed vault during a session', () => {
         JSON.stringify(after)}; upstream: ${JSON.stringify(await up.stats())}; stderr: ${mux.stderr()}`);
     });
     assert.equal(textOf(last), 'echo: d');
-    assert.ok(Date.now() - t0 < 12000);
     await mux.close();
   });
 });
