@@ -1595,7 +1595,7 @@ int config_check_vault_url(const char *url, struct buf *why)
 	CURLU *u = parse_url(url, &tls, &bad);
 
 	if (!u) {
-		buf_printf(why, "is not a URL libcurl accepts (%s)", bad);
+		buf_printf(why, "is not a URL libcurl accepts (%s): write it as https://HOST[:PORT]", bad);
 		return -1;
 	}
 	if (tls < 0)

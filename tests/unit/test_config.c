@@ -721,7 +721,7 @@ static void test_vault_address(void **state)
 			   "must start with https:// (http:// only to 127.0.0.1, [::1] or localhost)");
 	expect_address_err("https://vault.example.com:99999",
 			   "is not a URL libcurl accepts (Port number was not a decimal number "
-			   "between 0 and 65535)");
+			   "between 0 and 65535): write it as https://HOST[:PORT]");
 	/* the password is not repeated in the message */
 	got = load_err("[vault]\ntype = hashicorp\naddress = https://me:hunter2@vault.example.com\n");
 	assert_non_null(strstr(got, userinfo));
