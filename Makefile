@@ -60,7 +60,9 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 # Shell tests (tests/sh/): the man pages against --help and src/config.c, init,
-# --version, config claude, the bash completion. A few seconds, no root.
+# --version, config claude, the bash completion, check -c on /dev/zero and FIFOs,
+# the license in every place that names it.
+# A few seconds, no root.
 shtest: mcpmux
 	tests/sh/run.sh
 
@@ -126,12 +128,13 @@ install: mcpmux
 	install -m 0644 man/mcpmux.1 $(DESTDIR)$(MANDIR)/man1/mcpmux.1
 	install -m 0644 man/mcpmux.ini.5 $(DESTDIR)$(MANDIR)/man5/mcpmux.ini.5
 	install -m 0644 sample.ini $(DESTDIR)$(DOCDIR)/examples/sample.ini
+	install -m 0644 LICENSE $(DESTDIR)$(DOCDIR)/LICENSE
 	install -m 0644 packaging/bash-completion/mcpmux $(DESTDIR)$(BASHCOMPDIR)/mcpmux
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mcpmux $(DESTDIR)$(MANDIR)/man1/mcpmux.1 \
 		$(DESTDIR)$(MANDIR)/man5/mcpmux.ini.5 $(DESTDIR)$(DOCDIR)/examples/sample.ini \
-		$(DESTDIR)$(BASHCOMPDIR)/mcpmux
+		$(DESTDIR)$(DOCDIR)/LICENSE $(DESTDIR)$(BASHCOMPDIR)/mcpmux
 	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 # A Debian package from a staged install (build/deb/mcpmux_$(VERSION)-*.deb), and

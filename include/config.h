@@ -171,7 +171,21 @@ int config_rule_value(const struct glob_rule *rules, size_t n, const char *tool,
 
 const char *config_approvals_name(int channel);
 
-/* 1 for an http(s) URL whose host is 127.x.x.x, localhost or [::1]. */
+/*
+ * URLs are judged as libcurl parses them, since libcurl is what connects.
+ *
+ * config_is_loopback_url: 1 for an http:// or https:// URL whose host is
+ * 127.0.0.0/8 as four decimal octets, localhost or [::1]. libcurl writes
+ * the other IPv4 forms it accepts (127.1, 0x7f.1, 2130706433) as four
+ * octets before it connects, so those count for the address they are.
+ *
+ * config_check_vault_url: 0 when a vault token may be sent to url: https://,
+ * or http:// to a loopback host, and no user name or password before the
+ * host. Otherwise -1, with the reason appended to why: a sentence that never
+ * quotes the URL (it may hold a password) and follows the name of where the
+ * URL came from ("address must use https:// ...", "VAULT_ADDR must ...").
+ */
 int config_is_loopback_url(const char *url);
+int config_check_vault_url(const char *url, struct buf *why);
 
 #endif

@@ -35,6 +35,8 @@
 // Admin (not MCP):
 //   GET /admin/stats  {getStreams (open now), streamsOpened, posts, postSse,
 //                      initialize, toolCalls, cancelled, aborted, sessions,
+//                      sleeping (sleep calls running now), maxSleeping (the
+//                      most at the same time),
 //                      lastProtocolVersion (from initialize params),
 //                      unauthorized (401s), authorized, deletes, other
 //                      (requests to any other path, e.g. a foreign
@@ -75,6 +77,8 @@ const stats = {
   toolCalls: 0,
   cancelled: 0,
   aborted: 0, // tool handlers that saw their request cancelled
+  sleeping: 0, // sleep calls running right now
+  maxSleeping: 0, // the most that ever ran at the same time
   lastProtocolVersion: null,
   unauthorized: 0,
   authorized: 0,
@@ -172,7 +176,9 @@ function newServer() {
           await extra.sendNotification({ method: 'notifications/progress',
             params: { progressToken, progress: 0, total: 1, message: `sleeping ${ms} ms` } });
         }
+        stats.maxSleeping = Math.max(stats.maxSleeping, ++stats.sleeping);
         const aborted = await sleep(ms, extra.signal);
+        stats.sleeping--;
         if (aborted) stats.aborted++;
         if (progressToken !== undefined && !aborted) {
           await extra.sendNotification({ method: 'notifications/progress',
