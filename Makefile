@@ -105,7 +105,8 @@ mcpmux-asan-bin: $(OBJS) $(UNIT_BINS)
 # errors) for the tests whose timing allows a slower process. The harness
 # fails a test on any valgrind report.
 VALGRIND_TESTS := merge session pagination filters approvals resilience-legacy \
-	resilience-reconnect creds-rotation bigresult
+	resilience-reconnect creds-rotation bigresult hostile-agent hostile-connector \
+	deadline-paths reconnect-now vault-duplicate
 valgrind: mcpmux tests/node/node_modules/.package-lock.json
 	cd tests/node && MCPMUX_BIN=$(CURDIR)/tests/valgrind-wrap.sh \
 		node --test --test-concurrency=1 --test-timeout=300000 \
