@@ -27,7 +27,7 @@ LIBOBJS  := $(LIBSRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
 
-.PHONY: all check unit shtest integration conformance asan valgrind demo demo-run deps install uninstall \
+.PHONY: all check unit shtest integration conformance conformance-repeat asan valgrind demo demo-run deps install uninstall \
 	deb deb-test clean fuzz fuzz-check fuzz-build fuzz-bins
 
 all: mcpmux
@@ -61,7 +61,9 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 # Shell tests (tests/sh/): the man pages against --help and src/config.c, init,
-# --version, config claude, the bash completion. A few seconds, no root.
+# --version, config claude, the bash completion, check -c on /dev/zero and FIFOs,
+# the license in every place that names it.
+# A few seconds, no root.
 shtest: mcpmux
 	tests/sh/run.sh
 
@@ -74,6 +76,10 @@ integration: mcpmux tests/node/node_modules/.package-lock.json
 
 conformance: mcpmux tests/node/node_modules/.package-lock.json
 	tests/node/conformance.sh
+
+# sse-retry 20 times in a row: a reply must be found whatever stream it comes on.
+conformance-repeat: mcpmux tests/node/node_modules/.package-lock.json
+	tests/node/conformance.sh sse-retry 20
 
 # Everything: unit tests, the real binary against real MCP peers, and the
 # official conformance scenarios, then the same under ASan/UBSan. deps.sh may
@@ -100,7 +106,8 @@ mcpmux-asan-bin: $(OBJS) $(UNIT_BINS)
 # errors) for the tests whose timing allows a slower process. The harness
 # fails a test on any valgrind report.
 VALGRIND_TESTS := merge session pagination filters approvals resilience-legacy \
-	resilience-reconnect creds-rotation bigresult
+	resilience-reconnect creds-rotation bigresult hostile-agent hostile-connector \
+	deadline-paths reconnect-now vault-duplicate
 valgrind: mcpmux tests/node/node_modules/.package-lock.json
 	cd tests/node && MCPMUX_BIN=$(CURDIR)/tests/valgrind-wrap.sh \
 		node --test --test-concurrency=1 --test-timeout=300000 \
@@ -170,12 +177,13 @@ install: mcpmux
 	install -m 0644 man/mcpmux.1 $(DESTDIR)$(MANDIR)/man1/mcpmux.1
 	install -m 0644 man/mcpmux.ini.5 $(DESTDIR)$(MANDIR)/man5/mcpmux.ini.5
 	install -m 0644 sample.ini $(DESTDIR)$(DOCDIR)/examples/sample.ini
+	install -m 0644 LICENSE $(DESTDIR)$(DOCDIR)/LICENSE
 	install -m 0644 packaging/bash-completion/mcpmux $(DESTDIR)$(BASHCOMPDIR)/mcpmux
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mcpmux $(DESTDIR)$(MANDIR)/man1/mcpmux.1 \
 		$(DESTDIR)$(MANDIR)/man5/mcpmux.ini.5 $(DESTDIR)$(DOCDIR)/examples/sample.ini \
-		$(DESTDIR)$(BASHCOMPDIR)/mcpmux
+		$(DESTDIR)$(DOCDIR)/LICENSE $(DESTDIR)$(BASHCOMPDIR)/mcpmux
 	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 # A Debian package from a staged install (build/deb/mcpmux_$(VERSION)-*.deb), and

@@ -9,9 +9,12 @@
  * struct approve_queue and one struct approve_history.
  *
  * Text from brokers is shown as received but made safe for a terminal:
- * control characters, C1 controls and invisible or bidirectional format
- * characters become '?', so a request cannot move the cursor, recolour the
- * screen or make the arguments read differently from what they are.
+ * control characters (C0, DEL, C1), every Unicode format character (Cf,
+ * which includes every bidi control), the tags block, the variation
+ * selectors and invalid UTF-8 become '?', so a request cannot move the
+ * cursor, recolour the screen, hide text or make the arguments read
+ * differently from what they are. The tty prompt and the elicitation
+ * question (src/approval.c) use the same functions.
  */
 #ifndef MCPMUX_APPROVE_UI_H
 #define MCPMUX_APPROVE_UI_H
@@ -32,7 +35,7 @@
 
 /* One call waiting for a decision. */
 struct approve_req {
-	struct approve_req *next;	/* the next one in arrival order */
+	struct approve_req *next;	/* the next one in the order they were asked */
 	const void *conn;		/* its broker (not owned): ids are unique per broker */
 	char *id;			/* the broker's id, unescaped */
 	char *agent;			/* who asks, e.g. "claude-ai 0.9.1" */
@@ -47,9 +50,11 @@ struct approve_req {
 	size_t total_lines;		/* lines the full pretty-print has */
 	int shortened;			/* `pretty` is not all of it (strings or lines cut) */
 	long long deadline;		/* monotonic ms when the broker denies it, -1 for none */
+	long long asked;		/* monotonic ms when the agent asked (from timeout_ms
+					   - remaining_ms), else when it arrived */
 };
 
-/* Pending calls across every broker, oldest first. Owns its requests. */
+/* Pending calls across every broker, oldest first (by `asked`). Owns its requests. */
 struct approve_queue {
 	struct approve_req *head;	/* the call shown in full */
 	size_t n;			/* how many */
@@ -77,6 +82,9 @@ size_t approve_pretty(struct buf *out, const struct json *j, int i, size_t max_s
 /* Time left as "45s", "1m52s", "2h05m"; whole seconds rounded up; <= 0 is "0s". */
 void approve_fmt_left(char *out, size_t size, long long ms);
 
+/* 1 when code point cp is shown as '?' (see above). */
+int approve_unsafe_char(unsigned int cp);
+
 /* Terminal columns the UTF-8 text s[0..n) takes once made safe (see above). */
 size_t approve_cols(const char *s, size_t n);
 
@@ -101,7 +109,11 @@ struct approve_req *approve_req_new(const struct json *j, const void *conn,
 				    const char *hello_agent, long long now);
 void approve_req_free(struct approve_req *r);
 
-/* Appends r (taking it); a second request with the same broker and id is freed. */
+/*
+ * Adds r (taking it) after every call asked before it or at the same time, so
+ * that calls already waiting in several brokers line up oldest first; a
+ * second request with the same broker and id is freed.
+ */
 void approve_queue_add(struct approve_queue *q, struct approve_req *r);
 struct approve_req *approve_queue_find(const struct approve_queue *q, const void *conn,
 				       const char *id);
@@ -146,9 +158,12 @@ struct approve_screen {
 struct approve_view {
 	const struct approve_queue *q;		/* pending calls */
 	const struct approve_history *hist;	/* recent decisions */
-	const char *dir;			/* the socket directory being watched */
+	const char *const *dirs;		/* the socket directories being watched */
+	size_t ndirs;
 	const char *const *servers;		/* one "pid 4242  claude-ai 0.9.1" per serve */
 	size_t nservers;
+	size_t nexited;		/* serves that were attached and exited */
+	long last_exited;	/* the pid of the last of them */
 	const char *notice;			/* a one-line message, or NULL */
 	long long now;				/* monotonic ms */
 	const char *full;	/* the head's whole arguments for `v`, or NULL: normal screen */

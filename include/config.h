@@ -9,13 +9,14 @@
  *
  * Accepted now:
  *   [mcpmux]  client_prefix, call_timeout, connect_timeout, approvals,
- *             approval_timeout, audit_log
+ *             approval_timeout, audit_log, max_message
  *   [vault]   type, path, key_file, address, namespace, ca_file, auth,
  *             token_file, role_id, secret_id_file, cache_ttl
  *   [connector "NAME"]  url, alias, enabled, header (repeatable), auth_header,
- *             auth_scheme, token, tools, hide, timeout, approval,
+ *             auth_scheme, token, tools, hide, timeout, approval, max_message,
  *             approval.<tool-glob> and label.<tool-glob> (one line per glob)
- * Durations are whole seconds in the file (1..86400) and milliseconds here.
+ * Durations are whole seconds in the file (1..86400) and milliseconds here;
+ * sizes are whole MiB in the file and bytes here.
  */
 #ifndef MCPMUX_CONFIG_H
 #define MCPMUX_CONFIG_H
@@ -31,6 +32,8 @@
 #define CONFIG_MAX_ALIAS		32
 #define CONFIG_DEFAULT_APPROVAL_MS	120000
 #define CONFIG_DEFAULT_AUDIT		"~/.local/state/mcpmux/audit.jsonl"
+#define CONFIG_DEFAULT_MESSAGE_MIB	16	/* the largest message a connector may send */
+#define CONFIG_MAX_MESSAGE_MIB		1024
 
 /* How asked calls reach a human ([mcpmux] approvals). */
 enum approvals_channel {
@@ -109,6 +112,7 @@ struct connector_cfg {
 	char **hide;		/* deny-list globs on upstream names */
 	size_t nhide;
 	long timeout_ms;	/* per-request deadline; 0 = use config.call_timeout_ms */
+	size_t max_message;	/* bytes; 0 = use config.max_message */
 	int approval;		/* enum approval_mode for every tool of the connector */
 	struct glob_rule *approval_rules; /* approval.<glob> lines, file order */
 	size_t napproval_rules;
@@ -125,6 +129,7 @@ struct config {
 	int approvals;		/* enum approvals_channel */
 	long approval_timeout_ms; /* how long an asked call waits for a human */
 	char *audit_log;	/* absolute path of the audit file, NULL when off */
+	size_t max_message;	/* bytes: a longer message from a connector is refused */
 	struct vault_cfg vault;	/* the [vault] section, defaults when absent */
 	struct connector_cfg *connectors; /* in file order */
 	size_t nconnectors;
@@ -166,7 +171,21 @@ int config_rule_value(const struct glob_rule *rules, size_t n, const char *tool,
 
 const char *config_approvals_name(int channel);
 
-/* 1 for an http(s) URL whose host is 127.x.x.x, localhost or [::1]. */
+/*
+ * URLs are judged as libcurl parses them, since libcurl is what connects.
+ *
+ * config_is_loopback_url: 1 for an http:// or https:// URL whose host is
+ * 127.0.0.0/8 as four decimal octets, localhost or [::1]. libcurl writes
+ * the other IPv4 forms it accepts (127.1, 0x7f.1, 2130706433) as four
+ * octets before it connects, so those count for the address they are.
+ *
+ * config_check_vault_url: 0 when a vault token may be sent to url: https://,
+ * or http:// to a loopback host, and no user name or password before the
+ * host. Otherwise -1, with the reason appended to why: a sentence that never
+ * quotes the URL (it may hold a password) and follows the name of where the
+ * URL came from ("address must use https:// ...", "VAULT_ADDR must ...").
+ */
 int config_is_loopback_url(const char *url);
+int config_check_vault_url(const char *url, struct buf *why);
 
 #endif

@@ -6,7 +6,9 @@
  * HTTP_MAX_BODY. A struct http is owned by the module that started it; it
  * must call http_free() after on_done, or http_abort() to stop it early
  * (no callback then). Request header strings are zeroed when freed, because
- * one of them may carry a credential.
+ * one of them may carry a credential. While the loop holds input
+ * (loop_hold_input), a transfer that receives data is paused, its data kept
+ * by libcurl until the loop lets it go on.
  */
 #ifndef MCPMUX_HTTP_H
 #define MCPMUX_HTTP_H
@@ -37,7 +39,8 @@ struct http {
 	struct buf body;	/* collected body (when not streamed) */
 	int streaming;		/* body goes to on_data instead of `body` */
 	int headers_done;	/* the first body byte (or the end) was seen */
-	int too_big;		/* body exceeded HTTP_MAX_BODY */
+	int too_big;		/* body exceeded max_body */
+	size_t max_body;	/* cap on a collected body; 0 = HTTP_MAX_BODY */
 	CURLcode result;	/* transfer result, valid in on_done */
 	char errbuf[CURL_ERROR_SIZE]; /* curl's message for result */
 	int (*want_stream)(struct http *h, void *arg); /* decides streaming once headers are in */

@@ -61,4 +61,15 @@ void loop_xfer_del(struct loop *l, CURL *easy);	/* aborts: no callback */
 CURL *loop_easy_get(struct loop *l);
 void loop_easy_put(struct loop *l, CURL *easy);
 
+/*
+ * Back-pressure. While input is held, a transfer's write callback asks
+ * loop_input_held(), notes its handle with loop_note_paused() and returns
+ * CURL_WRITEFUNC_PAUSE: libcurl keeps the data. Releasing resumes every
+ * noted transfer at the start of the next turn (never inside a callback:
+ * curl may deliver the data from within curl_easy_pause()).
+ */
+void loop_hold_input(struct loop *l, int hold);
+int loop_input_held(const struct loop *l);
+void loop_note_paused(struct loop *l, CURL *easy);
+
 #endif

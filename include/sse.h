@@ -30,9 +30,13 @@ struct sse_event {
 
 /* Return non-zero from the callback to stop parsing: sse_feed() then returns -1. */
 typedef int (*sse_event_cb)(const struct sse_event *ev, void *arg);
+/* After each data line joins the event being built (data: the lines so far,
+   joined with "\n"). Non-zero stops parsing, as above. */
+typedef int (*sse_data_cb)(const struct buf *data, void *arg);
 
 struct sse_parser {
 	sse_event_cb on_event;	/* called for each dispatched event */
+	sse_data_cb on_data;	/* NULL, or called as an event's data grows */
 	void *arg;		/* passed back untouched */
 	struct buf line;	/* the current, incomplete line */
 	struct buf data;	/* data lines of the event being built */
@@ -49,5 +53,9 @@ void sse_init(struct sse_parser *p, sse_event_cb cb, void *arg);
 /* Returns 0, or -1 when the callback stopped parsing or an event exceeded max_event. */
 int sse_feed(struct sse_parser *p, const char *bytes, size_t n);
 void sse_free(struct sse_parser *p);
+
+/* From inside on_event: moves the event's data buffer into `into` (freed
+   first), without a copy; ev->data is not valid afterwards. */
+void sse_take_data(struct sse_parser *p, struct buf *into);
 
 #endif

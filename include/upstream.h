@@ -4,7 +4,11 @@
  * Life of a connector: STARTING (initialize, notifications/initialized,
  * tools/list followed through every page) → READY, or → ERROR with a reason
  * and a hint for the user. Requests made before READY wait for it (bounded
- * by their own deadline). A 404 on a request that carried the session id
+ * by their own deadline); a request made in ERROR starts a new attempt at
+ * once instead of waiting for the backoff, and waits for it. Every message
+ * from the connector is checked (valid JSON, no repeated key, at most
+ * max_message bytes) and tokenized while it arrives; a response is matched
+ * to its request by id on whatever stream it comes. A 404 on a request that carried the session id
  * means the session expired: initialize again, re-list, retry that request
  * once. Every request has a deadline; past it the connector gets
  * notifications/cancelled and the caller gets an error.
@@ -110,11 +114,15 @@ struct up_req *upstream_request(struct upstream *up, const char *method,
 void upstream_cancel(struct upstream *up, struct up_req *r, const char *reason);
 
 /*
- * A reauth_required connector looks its credential up again (at most every
- * few seconds): 1 when it started to, and it will report the outcome as a
- * state change. 0 when there is nothing to do now.
+ * A call is waiting for a connector that is down: one in error tries to
+ * connect again at once rather than at the end of its backoff; a
+ * reauth_required one looks its credential up again (at most every few
+ * seconds). 1 when an attempt started; it reports its outcome as a state
+ * change. 0 when there is nothing to do now.
  */
 int upstream_wake(struct upstream *up);
+/* An attempt to (re)connect or to fetch a credential again is under way. */
+int upstream_busy(const struct upstream *up);
 
 /* Abandons every request (no callbacks) and ends the session (DELETE). */
 void upstream_close(struct upstream *up, long timeout_ms);

@@ -4,8 +4,8 @@
 # dpkg --purge. Root only (CI runs it as root on Debian 12; `make deb-test`).
 #
 #   - the files: binary, man pages (rendered with groff -ww, no warning),
-#     bash completion, sample.ini, copyright; Depends names libcurl4,
-#     libsodium23 and libinih1;
+#     bash completion, sample.ini, copyright (License: Apache-2.0, and no second
+#     copy of the license); Depends names libcurl4, libsodium23 and libinih1;
 #   - /usr/bin/mcpmux --version;
 #   - mcpmux init FILE, then mcpmux check -c FILE (a disabled connector: exit 0);
 #   - mcpmux check against a live MCP test server (tests/node/servers/test-server.mjs)
@@ -73,6 +73,12 @@ for f in /usr/bin/mcpmux /usr/share/man/man1/mcpmux.1.gz /usr/share/man/man5/mcp
 	/usr/share/doc/mcpmux/copyright /usr/share/doc/mcpmux/changelog.Debian.gz; do
 	grep -qx "$f" <<<"$files" || die "the package lacks $f"
 done
+copyright=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/mcpmux/copyright)
+grep -qx 'License: Apache-2.0' <<<"$copyright" || die "the package's copyright does not say License: Apache-2.0"
+grep -q /usr/share/common-licenses/Apache-2.0 <<<"$copyright" ||
+	die "the package's copyright does not point to /usr/share/common-licenses/Apache-2.0"
+! grep -qx /usr/share/doc/mcpmux/LICENSE <<<"$files" ||
+	die "the package ships LICENSE next to copyright (lintian: extra-license-file)"
 ok "Depends and contents"
 
 say "dpkg -i"

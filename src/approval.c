@@ -11,10 +11,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "approve_ui.h"
 #include "json.h"
+#include "lines.h"
 #include "log.h"
 #include "rundir.h"
 
@@ -26,7 +28,7 @@ struct term {
 	struct approval *a;
 	struct term *next;
 	int fd;
-	struct buf in;		/* bytes read, not yet a whole line */
+	struct lines in;	/* framing of what it sends */
 	struct buf out;		/* queued messages */
 	int watch_out;		/* POLLOUT is being watched */
 };
@@ -47,20 +49,26 @@ struct approval_req {
 	void *arg;
 };
 
+/* A tool a human allowed until exit, and through which channel. */
+struct always {
+	char *tool;		/* exposed name */
+	const char *by;		/* "terminal" or "tty": the later calls are audited as decided there */
+};
+
 struct approval {
 	struct loop *loop;		/* not owned */
 	const struct config *cfg;	/* not owned */
 	struct approval_elicit_ops ops;
 	char *agent;			/* the client's name and version */
+	long agent_pid;			/* who started serve: its process tree may not approve */
 	int lfd;			/* listening socket, -1 when none */
 	char *sock_path;		/* its path, removed on free */
 	struct term *terms;
 	struct approval_req *head, *tail;
 	unsigned long next_id;
-	char **always;			/* tools allowed until exit ("a") */
+	struct always *always;		/* tools allowed until exit ("a") */
 	size_t nalways;
 	int tty_fd;			/* /dev/tty for approvals = tty, or -1 */
-	struct buf tty_in;
 	struct approval_req *tty_req;	/* the request the tty prompt is about */
 };
 
@@ -243,28 +251,32 @@ static struct approval_req *find_req(struct approval *a, const char *id, size_t 
 	return NULL;
 }
 
-static void allow_always(struct approval *a, const char *tool)
+/* by is one of the channel names (a string literal), kept as is. */
+static void allow_always(struct approval *a, const char *tool, const char *by)
 {
 	a->always = realloc(a->always, (a->nalways + 1) * sizeof(*a->always));
 	if (!a->always)
 		abort();
-	a->always[a->nalways++] = xstrdup(tool);
+	a->always[a->nalways].tool = xstrdup(tool);
+	a->always[a->nalways].by = by;
+	a->nalways++;
 }
 
-static int is_always(struct approval *a, const char *tool)
+/* The channel that allowed the tool until exit, or NULL. */
+static const char *always_by(struct approval *a, const char *tool)
 {
 	size_t i;
 
 	for (i = 0; i < a->nalways; i++)
-		if (!strcmp(a->always[i], tool))
-			return 1;
-	return 0;
+		if (!strcmp(a->always[i].tool, tool))
+			return a->always[i].by;
+	return NULL;
 }
 
 static void decide(struct approval_req *r, char key, const char *by)
 {
 	if (key == 'a') {
-		allow_always(r->a, r->tool);
+		allow_always(r->a, r->tool, by);
 		log_info("'%s' is allowed until mcpmux exits (%s)", r->tool, by);
 	}
 	finish(r, key == 'n' ? APPROVAL_DENIED : APPROVAL_ALLOWED, by);
@@ -292,6 +304,10 @@ static void tty_prompt(struct approval *a)
 	buf_puts(&p, ") with ");
 	approve_cut(&p, r->args, r->args_len, 400);
 	buf_puts(&p, "\nAllow? [y] once, [a] always for this tool, [n] no: ");
+	/* Only a key pressed after this prompt is an answer to it: whatever was
+	   typed before (for the agent, or ahead) is thrown away. */
+	if (tcflush(a->tty_fd, TCIFLUSH) != 0)
+		log_debug("tty prompt: %s", strerror(errno));
 	if (write(a->tty_fd, p.data, p.len) < 0)
 		log_debug("tty prompt: %s", strerror(errno));
 	buf_free(&p);
@@ -305,26 +321,32 @@ static void tty_next(struct approval *a)
 	tty_prompt(a);
 }
 
+/*
+ * One read is one answer (a line, the terminal being in canonical mode): its
+ * first byte decides, the rest is dropped. So "please stop" is not an 'a'
+ * (for "always") and a sentence typed for the agent decides nothing.
+ */
 static void on_tty(int fd, short revents, void *arg)
 {
 	struct approval *a = arg;
 	char c[256];
 	ssize_t n = read(fd, c, sizeof(c));
-	size_t i;
+	char k;
 
 	(void)revents;
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
 	if (n <= 0) {
 		loop_io_del(a->loop, fd);
 		return;
 	}
-	for (i = 0; i < (size_t)n && a->tty_req; i++) {
-		char k = c[i] | 0x20;
-
-		if (k == 'y' || k == 'a' || k == 'n')
-			decide(a->tty_req, k, "tty");
-		else if (c[i] == '\n' && a->tty_req)
-			tty_prompt(a);
-	}
+	if (!a->tty_req)
+		return;		/* nothing asked: not an answer */
+	k = (char)(c[0] | 0x20);
+	if (k == 'y' || k == 'a' || k == 'n')
+		decide(a->tty_req, k, "tty");
+	else
+		tty_prompt(a);
 }
 
 /* --- terminals --- */
@@ -341,7 +363,7 @@ static void term_free(struct term *t)
 		}
 	loop_io_del(a->loop, t->fd);
 	close(t->fd);
-	buf_free(&t->in);
+	lines_free(&t->in);
 	buf_free(&t->out);
 	free(t);
 }
@@ -418,16 +440,22 @@ static void on_term_io(int fd, short revents, void *arg)
 		on_term_readable(t->fd, revents, t);
 }
 
+/* lines_take() callback; stops (1) at a line over the protocol's limit. */
+static int term_line(void *arg, char *line, size_t n, int too_long)
+{
+	if (too_long)
+		return 1;
+	handle_term_line(arg, line, n);
+	return 0;
+}
+
 static void on_term_readable(int fd, short revents, void *arg)
 {
 	struct term *t = arg;
 	ssize_t n;
-	char *nl;
-	size_t start = 0;
 
 	(void)revents;
-	buf_reserve(&t->in, 16384);
-	n = recv(fd, t->in.data + t->in.len, t->in.cap - t->in.len - 1, 0);
+	n = recv(fd, lines_space(&t->in, 16384), 16384, 0);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
@@ -435,16 +463,35 @@ static void on_term_readable(int fd, short revents, void *arg)
 		term_free(t);
 		return;
 	}
-	t->in.len += (size_t)n;
-	while ((nl = memchr(t->in.data + start, '\n', t->in.len - start))) {
-		size_t len = (size_t)(nl - (t->in.data + start));
-
-		handle_term_line(t, t->in.data + start, len);
-		start += len + 1;
-	}
-	buf_consume(&t->in, start);
-	if (t->in.len > TERM_MAX_LINE)
+	lines_commit(&t->in, (size_t)n);
+	if (lines_take(&t->in, term_line, t)) {
+		log_warn("an approval terminal sent a line over %u bytes: disconnected it",
+			 TERM_MAX_LINE);
 		term_free(t);
+	}
+}
+
+/*
+ * The agent must not approve its own calls: a process that runs under the
+ * one that started serve (its shell tool, a script it wrote) is refused, and
+ * so is one whose ancestry cannot be read. Logs why.
+ */
+static int peer_may_approve(struct approval *a, int fd)
+{
+	long pid = rundir_peer_pid(fd);
+	int under = pid > 0 ? rundir_descends_from(pid, a->agent_pid) : -1;
+
+	if (under == 0)
+		return 1;
+	if (under > 0)
+		log_warn("refused an approval connection from pid %ld: it runs under the agent "
+			 "(pid %ld) that started this mcpmux serve, and the agent may not approve its "
+			 "own calls; run `mcpmux approve` in a terminal of your own", pid, a->agent_pid);
+	else
+		log_warn("refused an approval connection from pid %ld: cannot tell whether it runs "
+			 "under the agent (pid %ld) that started this mcpmux serve (its parent chain "
+			 "in /proc cannot be read)", pid, a->agent_pid);
+	return 0;
 }
 
 static void on_accept(int fd, short revents, void *arg)
@@ -466,11 +513,16 @@ static void on_accept(int fd, short revents, void *arg)
 		close(c);
 		return;
 	}
+	if (!peer_may_approve(a, c)) {
+		close(c);
+		return;
+	}
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		abort();
 	t->a = a;
 	t->fd = c;
+	lines_init(&t->in, TERM_MAX_LINE);
 	t->next = a->terms;
 	a->terms = t;
 	loop_io_add(a->loop, c, POLLIN, on_term_io, t);
@@ -534,6 +586,8 @@ struct approval *approval_new(struct loop *loop, const struct config *cfg,
 		abort();
 	a->loop = loop;
 	a->cfg = cfg;
+	/* At start the parent is the agent; later it may be gone (and we reparented). */
+	a->agent_pid = (long)getppid();
 	a->lfd = -1;
 	a->tty_fd = -1;
 	if (ops)
@@ -575,11 +629,10 @@ void approval_free(struct approval *a)
 		close(a->tty_fd);
 	}
 	for (i = 0; i < a->nalways; i++)
-		free(a->always[i]);
+		free(a->always[i].tool);
 	free(a->always);
 	free(a->sock_path);
 	free(a->agent);
-	buf_free(&a->tty_in);
 	free(a);
 }
 
@@ -607,11 +660,17 @@ static void start_elicitation(struct approval_req *r)
 	struct approval *a = r->a;
 	struct buf msg = BUF_INIT;
 
-	buf_printf(&msg, "Allow %s (connector %s, %s tool) to run with these arguments?\n",
-		   r->tool, r->connector, r->label);
-	buf_add(&msg, r->args, r->args_len > 2000 ? 2000 : r->args_len);
-	if (r->args_len > 2000)
-		buf_puts(&msg, "...");
+	/* The client shows this to the human: made safe like the approve screen
+	   (approve_ui.h), so that the arguments cannot hide or reorder text in
+	   its UI, and cut to a length a dialog can show. */
+	buf_puts(&msg, "Allow ");
+	approve_cut(&msg, r->tool, strlen(r->tool), 200);
+	buf_puts(&msg, " (connector ");
+	approve_cut(&msg, r->connector, strlen(r->connector), 80);
+	buf_puts(&msg, ", ");
+	approve_cut(&msg, r->label, strlen(r->label), 40);
+	buf_puts(&msg, " tool) to run with these arguments?\n");
+	approve_cut(&msg, r->args, r->args_len, 2000);
 	r->elicit = a->ops.start(a->ops.arg, msg.data, on_elicit_done, r);
 	buf_free(&msg);
 }
@@ -632,6 +691,7 @@ struct approval_req *approval_ask(struct approval *a, const struct approval_call
 	struct approval_req *r = calloc(1, sizeof(*r));
 	int elicit_ok = a->ops.available && a->ops.available(a->ops.arg);
 	struct buf m = BUF_INIT;
+	const char *by;
 
 	if (!r)
 		abort();
@@ -658,8 +718,9 @@ struct approval_req *approval_ask(struct approval *a, const struct approval_call
 	a->tail = r;
 	r->timer = loop_timer_add(a->loop, a->cfg->approval_timeout_ms, on_timeout, r);
 
-	if (is_always(a, r->tool)) {
-		answer_now(r, APPROVAL_ALLOWED, "terminal");
+	by = always_by(a, r->tool);
+	if (by) {
+		answer_now(r, APPROVAL_ALLOWED, by);
 		return r;
 	}
 	switch (a->cfg->approvals) {

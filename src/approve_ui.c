@@ -47,17 +47,54 @@ static size_t utf8_next(const char *s, size_t n, unsigned int *cp)
 	return 1;
 }
 
-/* Characters a terminal must not get raw: controls, and ones that hide or reorder text. */
-static int unsafe_char(unsigned int cp)
-{
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
-	       (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
-	       (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb);
-}
-
 struct range {
 	unsigned int lo, hi;	/* inclusive */
 };
+
+/*
+ * Characters a terminal must not get raw, sorted: controls, and everything
+ * that hides or reorders text. The Unicode format characters (Cf) come from
+ * Node 20's ICU (78.2, Unicode 17.0):
+ *   node -e 'for (let c = 0; c < 0x110000; c++) if (/\p{Cf}/u.test(String.fromCodePoint(c))) ...'
+ * merged with C0, DEL and C1 controls, U+2028/U+2029 (line and paragraph
+ * separators), U+2065 (unassigned between the invisible operators and the
+ * bidi isolates), the whole tags block E0000-E007F, the variation selectors
+ * FE00-FE0F and E0100-E01EF, and the Mongolian free variation selectors
+ * 180B-180D and 180F. Every bidi control (Bidi_Control) is a Cf character.
+ * tests/unit/test_approve.c checks every code point of those classes
+ * against data from Python's unicodedata, not against this table.
+ */
+static const struct range unsafe[] = {
+	{ 0x0000, 0x001f }, { 0x007f, 0x009f }, { 0x00ad, 0x00ad }, { 0x0600, 0x0605 },
+	{ 0x061c, 0x061c }, { 0x06dd, 0x06dd }, { 0x070f, 0x070f }, { 0x0890, 0x0891 },
+	{ 0x08e2, 0x08e2 }, { 0x180b, 0x180f }, { 0x200b, 0x200f }, { 0x2028, 0x202e },
+	{ 0x2060, 0x206f }, { 0xfe00, 0xfe0f }, { 0xfeff, 0xfeff }, { 0xfff9, 0xfffb },
+	{ 0x110bd, 0x110bd }, { 0x110cd, 0x110cd }, { 0x13430, 0x1343f }, { 0x1bca0, 0x1bca3 },
+	{ 0x1d173, 0x1d17a }, { 0xe0000, 0xe007f }, { 0xe0100, 0xe01ef },
+};
+
+/* Binary search: the table is sorted and its ranges do not overlap. */
+static int in_sorted(unsigned int cp, const struct range *r, size_t n)
+{
+	size_t lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (cp < r[mid].lo)
+			hi = mid;
+		else if (cp > r[mid].hi)
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+int approve_unsafe_char(unsigned int cp)
+{
+	/* U+FFFD stands for invalid bytes (utf8_next): shown as '?' too. */
+	return cp == 0xfffd || in_sorted(cp, unsafe, sizeof(unsafe) / sizeof(unsafe[0]));
+}
 
 static int in_ranges(unsigned int cp, const struct range *r, size_t n)
 {
@@ -75,7 +112,7 @@ static size_t char_cols(unsigned int cp)
 	static const struct range zero[] = {
 		{ 0x0300, 0x036f }, { 0x0483, 0x0489 }, { 0x0591, 0x05bd }, { 0x0610, 0x061a },
 		{ 0x064b, 0x065f }, { 0x1ab0, 0x1aff }, { 0x1dc0, 0x1dff }, { 0x20d0, 0x20ff },
-		{ 0xfe00, 0xfe0f }, { 0xfe20, 0xfe2f },
+		{ 0xfe20, 0xfe2f },
 	};
 	static const struct range wide[] = {
 		{ 0x1100, 0x115f }, { 0x2e80, 0x303e }, { 0x3041, 0x33ff }, { 0x3400, 0x4dbf },
@@ -102,10 +139,10 @@ static size_t put_safe(struct buf *out, const char *s, size_t n, size_t cols, si
 
 	while (i < n) {
 		len = utf8_next(s + i, n - i, &cp);
-		w = unsafe_char(cp) || cp == 0xfffd ? 1 : char_cols(cp);
+		w = approve_unsafe_char(cp) ? 1 : char_cols(cp);
 		if (*used + w > cols)
 			break;
-		if (out && (unsafe_char(cp) || cp == 0xfffd))
+		if (out && approve_unsafe_char(cp))
 			buf_putc(out, '?');
 		else if (out)
 			buf_add(out, s + i, len);
@@ -323,6 +360,21 @@ static char *get_str(const struct json *j, const char *key, const char *fallback
 	return s;
 }
 
+/*
+ * When the agent asked, in our clock: the broker has waited timeout_ms -
+ * remaining_ms already. Arrival time when the message does not say.
+ */
+static long long get_asked(const struct json *j, long long now)
+{
+	long long timeout, left;
+
+	if (json_int(j, json_get(j, 0, "timeout_ms"), &timeout) != 0 ||
+	    json_int(j, json_get(j, 0, "remaining_ms"), &left) != 0 ||
+	    timeout < left || left < 0 || timeout > MAX_WAIT_MS)
+		return now;
+	return now - (timeout - left);
+}
+
 /* remaining_ms, else timeout_ms, as a monotonic deadline; -1 when neither is a number. */
 static long long get_deadline(const struct json *j, long long now)
 {
@@ -376,6 +428,7 @@ struct approve_req *approve_req_new(const struct json *j, const void *conn,
 	r->upstream_tool = get_str(j, "upstream_tool", "");
 	r->label = get_str(j, "label", "");
 	r->deadline = get_deadline(j, now);
+	r->asked = get_asked(j, now);
 	set_args(r, j);
 	return r;
 }
@@ -397,7 +450,7 @@ void approve_req_free(struct approve_req *r)
 
 void approve_queue_add(struct approve_queue *q, struct approve_req *r)
 {
-	struct approve_req **pp;
+	struct approve_req **pp, **at = NULL;
 
 	for (pp = &q->head; *pp; pp = &(*pp)->next) {
 		if ((*pp)->conn == r->conn && !strcmp((*pp)->id, r->id)) {
@@ -405,9 +458,13 @@ void approve_queue_add(struct approve_queue *q, struct approve_req *r)
 			approve_req_free(r);
 			return;
 		}
+		if (!at && (*pp)->asked > r->asked)
+			at = pp;
 	}
-	r->next = NULL;
-	*pp = r;
+	if (!at)
+		at = pp;
+	r->next = *at;
+	*at = r;
 	q->n++;
 }
 
@@ -697,7 +754,13 @@ static void render_waiting(struct approve_screen *s, const struct approve_view *
 
 	row(s, APPROVE_TITLE, "mcpmux approve - nothing to approve");
 	row(s, APPROVE_PLAIN, "");
-	if (v->nservers == 0) {
+	if (v->nservers == 0 && v->nexited == 1) {
+		rowf(s, APPROVE_PLAIN, "the mcpmux serve (pid %ld) exited; waiting for one to start...",
+		     v->last_exited);
+	} else if (v->nservers == 0 && v->nexited > 1) {
+		rowf(s, APPROVE_PLAIN, "%zu mcpmux serves exited (the last: pid %ld); waiting for one "
+		     "to start...", v->nexited, v->last_exited);
+	} else if (v->nservers == 0) {
 		row(s, APPROVE_PLAIN, "no mcpmux serve running yet; waiting...");
 	} else {
 		rowf(s, APPROVE_PLAIN, "attached to %zu mcpmux serve%s:", v->nservers,
@@ -712,8 +775,8 @@ static void render_waiting(struct approve_screen *s, const struct approve_view *
 	}
 	row(s, APPROVE_PLAIN, "");
 	row(s, APPROVE_DIM, "Calls that need your approval will show up here.");
-	if (v->dir)
-		rowf(s, APPROVE_DIM, "watching %s", v->dir);
+	for (k = 0; k < v->ndirs; k++)
+		rowf(s, APPROVE_DIM, "%s %s", k ? "     and" : "watching", v->dirs[k]);
 	row(s, APPROVE_KEYS, "  [q] quit");
 	render_history(s, v->hist);
 }
@@ -849,8 +912,8 @@ static void render_full(struct approve_screen *s, struct approve_view *v)
 	}
 	while (s->rows < s->height - 1)
 		row(s, APPROVE_PLAIN, "");
-	row(s, APPROVE_KEYS, "[j/k] scroll [space/b] page [v] back [y] allow once [a] always "
-	    "[n] deny [q] quit");
+	row(s, APPROVE_KEYS, "[j/k] scroll [space/b] page [v/q] back [y] allow once [a] always "
+	    "[n] deny");
 }
 
 void approve_render(struct approve_screen *s, struct approve_view *v)

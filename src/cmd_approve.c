@@ -1,8 +1,9 @@
 /*
  * cmd_approve.c - `mcpmux approve`: the terminal approver.
  *
- * Attaches to every `mcpmux serve` broker of this user (serve-*.sock in the
- * socket directory, rescanned every second), shows the pending calls of all
+ * Attaches to every `mcpmux serve` broker of this user (serve-*.sock in
+ * every socket directory a serve may have picked, include/rundir.h,
+ * rescanned every second), shows the pending calls of all
  * of them in arrival order and sends the human's decisions back; the
  * protocol is docs/approval-protocol.md. One thread and one poll() over the
  * terminal, the brokers and a signal pipe; nothing blocks but the terminal
@@ -29,6 +30,7 @@
 
 #include "approve_ui.h"
 #include "cmd.h"
+#include "lines.h"
 #include "rundir.h"
 
 #define MAX_LINE (16u << 20)		/* the protocol's line limit */
@@ -40,15 +42,14 @@
 /* One broker: an attached `mcpmux serve`, or a socket we refused to use. */
 struct conn {
 	struct conn *next;
-	char *name;		/* "serve-<pid>.sock" in the socket directory */
+	char *name;		/* "serve-<pid>.sock" */
+	char *path;		/* in its socket directory: what identifies it */
 	dev_t dev;		/* the socket file we connected to: a new file */
 	ino_t ino;		/* under the same name is a new serve */
 	int fd;			/* -1 when refused (another uid), until the file changes */
 	int dead;		/* read EOF or an error: dropped at the end of the turn */
 	int seen;		/* found by the scan in progress */
-	struct buf in;		/* bytes read, not yet a whole line */
-	size_t scanned;		/* in[0..scanned) holds no newline */
-	int discarding;		/* inside an over-long line, dropped up to its newline */
+	struct lines in;	/* framing of what the broker sends */
 	struct buf out;		/* decisions not yet written */
 	long pid;		/* from hello, else from the name */
 	char *agent;		/* from hello; NULL before it */
@@ -56,7 +57,9 @@ struct conn {
 
 /* The approver. */
 struct app {
-	struct buf dir;			/* the socket directory, checked by rundir_get() */
+	struct buf dir;			/* the directory a serve started here would use */
+	struct buf watch[RUNDIR_MAX];	/* the directories the last scan looked in */
+	size_t nwatch;
 	struct conn *conns;		/* in the order they were attached */
 	struct approve_queue q;		/* pending calls of every broker */
 	struct approve_history hist;	/* the last decisions made here */
@@ -76,6 +79,8 @@ struct app {
 	size_t scroll;			/* first row of `full` shown */
 	long long next_scan;		/* when to look for new sockets */
 	long long next_tick;		/* when a countdown on screen changes, -1: none */
+	size_t nexited;			/* attached serves that went away */
+	long last_exited;		/* the pid of the last of them */
 	int quit;			/* set when done */
 	int status;			/* the exit status then */
 	struct pollfd *pfd;		/* poll() set: signal pipe, stdin, brokers */
@@ -289,12 +294,18 @@ static void draw(struct app *a)
 	struct approve_view v = { 0 };
 	size_t n, k;
 	char **servers = server_lines(a, &n);
+	const char *dirs[RUNDIR_MAX];
 
 	v.q = &a->q;
 	v.hist = &a->hist;
-	v.dir = buf_str(&a->dir);
+	for (k = 0; k < a->nwatch; k++)
+		dirs[k] = a->watch[k].data;
+	v.dirs = dirs;
+	v.ndirs = a->nwatch;
 	v.servers = (const char *const *)servers;
 	v.nservers = n;
+	v.nexited = a->nexited;
+	v.last_exited = a->last_exited;
 	v.notice = a->notice.len ? a->notice.data : NULL;
 	v.now = now_ms();
 	v.full = a->viewing ? buf_str(&a->full) : NULL;
@@ -435,29 +446,20 @@ static void on_line(struct app *a, struct conn *c, const char *line, size_t n)
 	}
 }
 
-/* Handles the whole lines in c->in; keeps the partial one (up to MAX_LINE). */
-static void conn_lines(struct app *a, struct conn *c)
-{
-	size_t start = 0, end;
-	char *nl;
+/* The broker a line came from, for conn_line(). */
+struct line_ctx {
+	struct app *a;
+	struct conn *c;
+};
 
-	while ((nl = memchr(c->in.data + c->scanned, '\n', c->in.len - c->scanned))) {
-		end = (size_t)(nl - c->in.data);
-		if (!c->discarding)
-			on_line(a, c, c->in.data + start, end - start);
-		c->discarding = 0;
-		start = c->scanned = end + 1;
-	}
-	buf_consume(&c->in, start);
-	c->scanned = c->in.len;
-	if (c->in.len > MAX_LINE) {
-		/* Past the protocol's limit: that line is lost, the next ones are not. */
-		c->discarding = 1;
-		buf_free(&c->in);
-		c->scanned = 0;
-	} else if (!c->in.len && c->in.cap > 4 * READ_CHUNK) {
-		buf_free(&c->in);	/* a big line is done: give its memory back */
-	}
+/* lines_take() callback: a line past the protocol's limit is lost, the next ones are not. */
+static int conn_line(void *arg, char *line, size_t n, int too_long)
+{
+	struct line_ctx *x = arg;
+
+	if (!too_long)
+		on_line(x->a, x->c, line, n);
+	return 0;
 }
 
 static void conn_read(struct app *a, struct conn *c)
@@ -465,9 +467,10 @@ static void conn_read(struct app *a, struct conn *c)
 	ssize_t r;
 	int k;
 
+	struct line_ctx x = { a, c };
+
 	for (k = 0; k < READS_PER_TURN && !c->dead; k++) {
-		buf_reserve(&c->in, READ_CHUNK);
-		r = read(c->fd, c->in.data + c->in.len, READ_CHUNK);
+		r = read(c->fd, lines_space(&c->in, READ_CHUNK), READ_CHUNK);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -476,9 +479,8 @@ static void conn_read(struct app *a, struct conn *c)
 			c->dead = 1;	/* the serve exited or broke the connection */
 			return;
 		}
-		c->in.len += (size_t)r;
-		c->in.data[c->in.len] = '\0';
-		conn_lines(a, c);
+		lines_commit(&c->in, (size_t)r);
+		lines_take(&c->in, conn_line, &x);
 	}
 }
 
@@ -487,18 +489,21 @@ static void conn_free(struct conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->name);
+	free(c->path);
 	free(c->agent);
-	buf_free(&c->in);
+	lines_free(&c->in);
 	buf_free(&c->out);
 	free(c);
 }
 
-static struct conn *conn_add(struct app *a, const char *name, const struct stat *st, int fd)
+static struct conn *conn_add(struct app *a, const char *name, const char *path,
+			     const struct stat *st, int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c)), **pp;
 
-	if (!c || !(c->name = strdup(name)))
+	if (!c || !(c->name = strdup(name)) || !(c->path = strdup(path)))
 		abort();
+	lines_init(&c->in, MAX_LINE);
 	c->dev = st->st_dev;
 	c->ino = st->st_ino;
 	c->fd = fd;
@@ -521,6 +526,10 @@ static void sweep(struct app *a)
 			continue;
 		}
 		*pp = c->next;
+		if (c->fd >= 0) {
+			a->nexited++;
+			a->last_exited = c->pid;
+		}
 		approve_queue_drop_conn(&a->q, c);
 		if (a->full_conn == c)
 			view_close(a);
@@ -553,92 +562,123 @@ static void remove_stale(struct app *a, const char *name, const char *path,
 		notice(a, "removed a stale socket: %s", name);
 }
 
-static void attach(struct app *a, const char *name, const struct stat *st)
+static void attach(struct app *a, const char *name, const char *path, const struct stat *st)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct buf path = BUF_INIT;
+	size_t len = strlen(path);
 	long uid;
 	int fd, e;
 
-	buf_printf(&path, "%s/%s", a->dir.data, name);
-	if (path.len >= sizeof(sa.sun_path)) {
-		notice(a, "cannot attach to %s: its path is too long for a socket", name);
-		goto out;
+	if (len >= sizeof(sa.sun_path)) {
+		notice(a, "cannot attach to %s: its path is too long for a socket", path);
+		return;
 	}
-	memcpy(sa.sun_path, path.data, path.len + 1);
+	memcpy(sa.sun_path, path, len + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		goto out;
+		return;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		e = errno;
 		close(fd);
 		if (e == ECONNREFUSED)
-			remove_stale(a, name, path.data, st);
+			remove_stale(a, name, path, st);
 		else if (e != EAGAIN && e != ENOENT && e != EINPROGRESS && e != EINTR)
-			notice(a, "cannot attach to %s: %s", name, strerror(e));
-		goto out;	/* the next scan tries again */
+			notice(a, "cannot attach to %s: %s", path, strerror(e));
+		return;	/* the next scan tries again */
 	}
 	if (rundir_peer_ok(fd, &uid) != 0) {
 		close(fd);
-		conn_add(a, name, st, -1);
-		notice(a, "refused %s: it runs as uid %ld, not as you", name, uid);
-		goto out;
+		conn_add(a, name, path, st, -1);
+		notice(a, "refused %s: it runs as uid %ld, not as you", path, uid);
+		return;
 	}
-	conn_add(a, name, st, fd);
+	conn_add(a, name, path, st, fd);
 	a->dirty = 1;
-out:
-	buf_free(&path);
 }
 
-/* A name the scan found: attach unless it is the socket we have (or refused). */
-static void scan_entry(struct app *a, const char *name)
+/* A name the scan found in dir: attach unless it is the socket we have (or refused). */
+static void scan_entry(struct app *a, const char *dir, const char *name)
 {
 	struct buf path = BUF_INIT;
 	struct conn *c;
 	struct stat st;
 
-	buf_printf(&path, "%s/%s", a->dir.data, name);
+	buf_printf(&path, "%s/%s", dir, name);
 	if (lstat(path.data, &st) != 0 || !S_ISSOCK(st.st_mode)) {
 		buf_free(&path);
 		return;
 	}
-	buf_free(&path);
 	for (c = a->conns; c; c = c->next) {
-		if (strcmp(c->name, name) || c->dead)
+		if (strcmp(c->path, path.data) || c->dead)
 			continue;
 		c->seen = 1;
-		if (c->fd >= 0 || (c->dev == st.st_dev && c->ino == st.st_ino))
+		if (c->fd >= 0 || (c->dev == st.st_dev && c->ino == st.st_ino)) {
+			buf_free(&path);
 			return;
+		}
 		c->dead = 1;	/* a refused socket was replaced: try the new one */
 	}
-	attach(a, name, &st);
+	attach(a, name, path.data, &st);
+	buf_free(&path);
 }
 
-static void scan(struct app *a)
+static void scan_dir(struct app *a, const char *dir)
 {
-	struct buf err = BUF_INIT;
 	struct dirent *e;
-	struct conn *c;
-	DIR *d;
+	DIR *d = opendir(dir);
 
-	/* Checked again every time: the directory could have been replaced. */
-	if (rundir_get(&a->dir, &err) != 0) {
-		notice(a, "%s", buf_str(&err));
-		buf_free(&err);
-		return;
-	}
-	buf_free(&err);
-	d = opendir(a->dir.data);
 	if (!d) {
-		notice(a, "cannot read %s: %s", a->dir.data, strerror(errno));
+		notice(a, "cannot read %s: %s", dir, strerror(errno));
 		return;
 	}
-	for (c = a->conns; c; c = c->next)
-		c->seen = 0;
 	while ((e = readdir(d)))
 		if (!fnmatch("serve-*.sock", e->d_name, FNM_PERIOD))
-			scan_entry(a, e->d_name);
+			scan_entry(a, dir, e->d_name);
 	closedir(d);
+}
+
+/*
+ * Every directory a serve may listen in (rundir.h), each checked again every
+ * time, since one could have been replaced; one that does not exist (yet) is
+ * skipped, an unsafe one is reported and left alone.
+ */
+static void scan(struct app *a)
+{
+	struct buf err = BUF_INIT, cand[RUNDIR_MAX];
+	dev_t dev[RUNDIR_MAX];
+	ino_t ino[RUNDIR_MAX];
+	size_t n, k, w;
+	struct conn *c;
+	int r;
+
+	for (k = 0; k < RUNDIR_MAX; k++)
+		buf_init(&cand[k]);
+	/* The one a serve started in this environment uses is created, as serve does. */
+	if (rundir_get(&a->dir, &err) != 0)
+		notice(a, "%s", buf_str(&err));
+	n = rundir_candidates(cand);
+	for (c = a->conns; c; c = c->next)
+		c->seen = 0;
+	a->nwatch = 0;
+	for (k = 0; k < n; k++) {
+		buf_reset(&err);
+		r = rundir_check(cand[k].data, &dev[a->nwatch], &ino[a->nwatch], &err);
+		if (r < 0 && k > 0)
+			notice(a, "%s", buf_str(&err));
+		if (r != 0)
+			continue;
+		for (w = 0; w < a->nwatch; w++)
+			if (dev[w] == dev[a->nwatch] && ino[w] == ino[a->nwatch])
+				break;
+		if (w < a->nwatch)
+			continue;	/* the same directory under another name */
+		buf_reset(&a->watch[a->nwatch]);
+		buf_add(&a->watch[a->nwatch], cand[k].data, cand[k].len);
+		scan_dir(a, a->watch[a->nwatch++].data);
+	}
+	for (k = 0; k < RUNDIR_MAX; k++)
+		buf_free(&cand[k]);
+	buf_free(&err);
 	/* A refused socket whose file is gone is forgotten. */
 	for (c = a->conns; c; c = c->next)
 		if (c->fd < 0 && !c->seen)
@@ -730,6 +770,8 @@ static int view_key(struct app *a, int key)
 		break;
 	case 'v':
 	case 'V':
+	case 'q':	/* back, not out: q quits from the normal screen only */
+	case 'Q':
 	case 0x1b:
 		view_close(a);
 		break;
@@ -931,6 +973,7 @@ static void run(struct app *a)
 static void app_free(struct app *a)
 {
 	struct conn *c;
+	size_t k;
 
 	while ((c = a->conns)) {
 		a->conns = c->next;
@@ -940,6 +983,8 @@ static void app_free(struct app *a)
 	approve_history_free(&a->hist);
 	json_free(&a->j);
 	buf_free(&a->dir);
+	for (k = 0; k < RUNDIR_MAX; k++)
+		buf_free(&a->watch[k]);
 	buf_free(&a->notice);
 	buf_free(&a->full);
 	free(a->full_id);
@@ -1002,15 +1047,21 @@ const struct cmd cmd_approve = {
 	"approve", "approve",
 	"Approve or deny the tool calls that wait for a human (a terminal UI).",
 	"Attaches to every running `mcpmux serve` of this user (and to ones that start\n"
-	"later) through the sockets in $XDG_RUNTIME_DIR/mcpmux/ (else /tmp/mcpmux-$UID/)\n"
-	"and shows each call that needs approval: agent, connector, tool, label,\n"
-	"arguments and the time left. Several calls queue in arrival order.\n"
+	"later) through their sockets, and shows each call that needs approval: agent,\n"
+	"connector, tool, label, arguments and the time left. Several calls queue in\n"
+	"the order they were asked.\n"
+	"\n"
+	"A serve listens in $XDG_RUNTIME_DIR/mcpmux/ when XDG_RUNTIME_DIR is set, else\n"
+	"in /run/user/$UID/mcpmux/ when /run/user/$UID is yours, else in\n"
+	"/tmp/mcpmux-$UID/. Agents often start serve without XDG_RUNTIME_DIR, so\n"
+	"approve looks in each of those that exists and is safe (a directory of\n"
+	"yours, mode 0700); the screen says which.\n"
 	"\n"
 	"keys:\n"
 	"  y  allow this call once\n"
 	"  a  allow this tool until that `mcpmux serve` exits\n"
 	"  n  deny\n"
-	"  v  view all the arguments (j/k, space/b scroll; v or Esc back)\n"
+	"  v  view all the arguments (j/k, space/b scroll; v, q or Esc back)\n"
 	"  q  quit (also Ctrl-C); pending calls stay pending for another terminal\n"
 	"     or the timeout\n"
 	"\n"

@@ -33,6 +33,7 @@ static const char starter[] =
 	";approvals        = auto        ; auto | terminal | tty | elicitation | deny\n"
 	";approval_timeout = 120         ; seconds a call waits for a human, then it is denied\n"
 	";audit_log        = ~/.local/state/mcpmux/audit.jsonl  ; or off\n"
+	";max_message      = 16          ; MiB: the largest message a connector may send\n"
 	"\n"
 	"; Where local:, vault: and oauth: credentials come from.\n"
 	"[vault]\n"

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <ini.h>
 
 /*
@@ -28,8 +29,7 @@ extern int ini_max_line;
 #pragma weak ini_max_line
 
 #define LINE_BYTES	4096	/* inih's buffer: text, '\n' and NUL */
-#define LINE_KEEP	(64u << 10)	/* bytes of a line read into memory; a longer one is refused */
-#define FILE_MAX	(16u << 20)	/* bytes of a file read; a longer one is refused */
+#define FILE_MAX	(1L << 20)	/* bytes read from a configuration file, at most */
 #define PREFIX_MAX	40	/* leaves room in the 64-char name budget */
 #define SECS_MAX	86400
 #define MAX_KEYS	16	/* >= the entries of either key table */
@@ -58,11 +58,12 @@ struct parse {
 	struct config *cfg;
 	const char *path;
 	FILE *fp;
-	char *line;		/* the line read, LINE_KEEP + 1 bytes */
-	size_t nread;		/* bytes of the file read so far */
+	char *line;		/* the line being read, without its '\n' */
+	size_t linecap;		/* its size: longer lines are cut (next_line()) */
+	long nread;		/* bytes read from fp so far */
+	int too_big;		/* more than FILE_MAX: nothing else is reported */
 	int lineno;		/* line being handed to inih */
 	int read_errno;		/* set when reading the file failed */
-	int too_big;		/* the file goes on past FILE_MAX */
 	int key_line;		/* the current line must reach on_key() */
 	int handled;		/* ...and it did */
 	enum section_kind kind;
@@ -604,6 +605,32 @@ static void set_approval_timeout(struct parse *p, const char *v)
 	set_secs(p, "approval_timeout", v, &p->cfg->approval_timeout_ms);
 }
 
+/* Whole MiB from 1 to CONFIG_MAX_MESSAGE_MIB, as bytes. */
+static void set_mib(struct parse *p, const char *key, const char *v, size_t *bytes)
+{
+	unsigned long n = 0;
+	const char *s;
+
+	for (s = v; *s >= '0' && *s <= '9' && n <= CONFIG_MAX_MESSAGE_MIB; s++)
+		n = n * 10 + (unsigned long)(*s - '0');
+	if (!*v || *s || n < 1 || n > CONFIG_MAX_MESSAGE_MIB) {
+		error_here(p, "%s must be whole MiB from 1 to %d (got '%s')", key,
+			   CONFIG_MAX_MESSAGE_MIB, v);
+		return;
+	}
+	*bytes = (size_t)n << 20;
+}
+
+static void set_max_message(struct parse *p, const char *v)
+{
+	set_mib(p, "max_message", v, &p->cfg->max_message);
+}
+
+static void set_conn_max_message(struct parse *p, const char *v)
+{
+	set_mib(p, "max_message", v, &cur_conn(p)->max_message);
+}
+
 /* "~/x" is $HOME/x; a relative path would depend on where the agent starts us. */
 static char *expand_path(const char *v)
 {
@@ -752,15 +779,13 @@ static void set_vault_secret_id_file(struct parse *p, const char *v)
 
 static void set_vault_address(struct parse *p, const char *v)
 {
-	if (strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8)) {
-		error_here(p, "address must start with https:// (http:// only to 127.0.0.1 or localhost)");
-		return;
-	}
-	if (strchr(v, '@')) {
-		error_here(p, "address must not carry credentials");
-		return;
-	}
-	set_str(&p->cfg->vault.address, v);
+	struct buf why = BUF_INIT;
+
+	if (config_check_vault_url(v, &why) != 0)
+		error_here(p, "address %s", buf_str(&why));
+	else
+		set_str(&p->cfg->vault.address, v);
+	buf_free(&why);
 }
 
 static void set_vault_namespace(struct parse *p, const char *v)
@@ -800,6 +825,7 @@ static const struct key mcpmux_keys[] = {
 	{ "approvals", 0, set_approvals },
 	{ "approval_timeout", 0, set_approval_timeout },
 	{ "audit_log", 0, set_audit_log },
+	{ "max_message", 0, set_max_message },
 	{ NULL, 0, NULL }
 };
 
@@ -818,6 +844,7 @@ static const struct key connector_keys[] = {
 	{ "hide", 0, set_hide },
 	{ "timeout", 0, set_timeout },
 	{ "approval", 0, set_approval },
+	{ "max_message", 0, set_conn_max_message },
 	{ NULL, 0, NULL }
 };
 
@@ -955,38 +982,43 @@ static void check_handled(struct parse *p)
 }
 
 /*
- * The next line, its '\n' included, into p->line: at most LINE_KEEP bytes of
- * it are kept and the rest is read and dropped (*dropped is then set), so
- * that neither a huge line nor an endless file (a FIFO, /dev/zero) is held in
- * memory. Returns the bytes kept, or -1 at the end of the file or on an error.
+ * Reads the next line into p->line without its '\n', keeping at most
+ * p->linecap - 1 bytes: the rest of a longer line is read and dropped, and
+ * *cut is set. Returns the length kept, or -1 when there is no line: at the
+ * end of the file, on a read error (p->read_errno), or once more than
+ * FILE_MAX bytes were read (p->too_big), so memory and time stay bounded
+ * whatever the file is (/dev/zero, a FIFO, a huge file).
  */
-static ssize_t next_line(struct parse *p, int *dropped)
+static ssize_t next_line(struct parse *p, int *cut)
 {
 	size_t n = 0;
-	int c = 0;
+	int c = EOF, any = 0;
 
-	*dropped = 0;
-	if (!p->line) {
-		p->line = malloc(LINE_KEEP + 1);
-		if (!p->line)
-			oom();
-	}
-	while (c != '\n') {
-		if (p->nread >= FILE_MAX) {
-			if (getc(p->fp) != EOF)
-				p->too_big = 1;
-			break;
-		}
+	*cut = 0;
+	errno = 0;
+	for (;;) {
 		c = getc(p->fp);
-		if (c == EOF)
+		if (c == EOF || c == '\n')
 			break;
-		p->nread++;
-		if (n < LINE_KEEP)
+		any = 1;
+		if (++p->nread > FILE_MAX) {
+			p->too_big = 1;
+			return -1;
+		}
+		if (n + 1 < p->linecap)
 			p->line[n++] = (char)c;
 		else
-			*dropped = 1;
+			*cut = 1;
 	}
-	if (ferror(p->fp) || (n == 0 && !*dropped))
+	if (c == EOF && ferror(p->fp)) {
+		p->read_errno = errno ? errno : EIO;
+		return -1;
+	}
+	if (c == '\n' && ++p->nread > FILE_MAX) {
+		p->too_big = 1;
+		return -1;
+	}
+	if (c == EOF && !any)
 		return -1;
 	p->line[n] = '\0';
 	return (ssize_t)n;
@@ -1003,27 +1035,27 @@ static char *read_line(char *str, int num, void *stream)
 	struct parse *p = stream;
 	ssize_t n;
 	size_t len;
+	int cut;
 	char *s;
-	int dropped;
 
 	check_handled(p);
 	if (num < 2)
 		return NULL;
-	errno = 0;
-	n = next_line(p, &dropped);
-	if (n < 0) {
-		if (ferror(p->fp))
-			p->read_errno = errno ? errno : EIO;
-		return NULL;
+	if (!p->line) {
+		/* room for indentation around the longest line inih takes */
+		p->linecap = (size_t)num + LINE_BYTES;
+		p->line = xrealloc(NULL, p->linecap, 1);
 	}
+	n = next_line(p, &cut);
+	if (n < 0)
+		return NULL;
 	p->lineno++;
 	s = p->line;
 	len = (size_t)n;
 	if (memchr(s, '\0', len)) {
 		error_here(p, "line holds a NUL byte");
 		len = 0;
-	}
-	if (dropped && len) {
+	} else if (cut) {
 		error_here(p, "line too long (at most %d characters)", num - 2);
 		len = 0;
 	}
@@ -1191,10 +1223,6 @@ static void finish_vault(struct parse *p)
 	if (v->type == VAULT_HASHICORP && v->auth == VAULT_AUTH_APPROLE &&
 	    (!v->role_id || !v->secret_id_file))
 		error_at(p, v->line, "[vault] auth = approle needs role_id and secret_id_file");
-	if (v->type == VAULT_HASHICORP && v->address && !strncasecmp(v->address, "http://", 7) &&
-	    !config_is_loopback_url(v->address))
-		error_at(p, v->line, "[vault] address must use https:// (http:// only to 127.0.0.1, "
-			 "[::1] or localhost): a vault token must not cross the network in clear text");
 }
 
 static void finish(struct parse *p)
@@ -1213,12 +1241,28 @@ static void finish(struct parse *p)
 	}
 }
 
+/* Past FILE_MAX nothing else about the file is worth reading. */
+static void report_too_big(struct parse *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nerrs; i++)
+		free(p->errs[i].msg);
+	p->nerrs = 0;
+	error_at(p, 0, "larger than %ld MiB, the limit for a configuration file: is it the right file?",
+		 FILE_MAX >> 20);
+}
+
 static void parse_file(struct parse *p)
 {
 	bool use_stack = false;
 	int max_line = 0, knobs = &ini_use_stack && &ini_max_line;
 	int rc;
 
+	if (p->too_big) {
+		report_too_big(p);
+		return;
+	}
 	if (knobs) {
 		use_stack = ini_use_stack;
 		max_line = ini_max_line;
@@ -1234,17 +1278,45 @@ static void parse_file(struct parse *p)
 	if (rc == -2)
 		oom();
 	check_handled(p);
-	if (p->read_errno) {
-		error_at(p, 0, "cannot read: %s", strerror(p->read_errno));
+	if (p->too_big) {
+		report_too_big(p);
 		return;
 	}
-	if (p->too_big) {
-		error_at(p, 0, "larger than %u MiB: not a configuration file", FILE_MAX >> 20);
+	if (p->read_errno) {
+		error_at(p, 0, "cannot read: %s", strerror(p->read_errno));
 		return;
 	}
 	if (rc > 0 && !p->nerrs)	/* inih saw something read_line() did not */
 		error_at(p, rc, "syntax error");
 	finish(p);
+}
+
+/*
+ * Opens the file to read. O_NONBLOCK keeps open() from waiting for a FIFO's
+ * writer (none: the FIFO reads as empty); reads then wait as usual. A
+ * regular file over FILE_MAX is refused before anything is read.
+ */
+static FILE *open_config(struct parse *p)
+{
+	int fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	int flags, e;
+	FILE *fp;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > FILE_MAX)
+		p->too_big = 1;
+	flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	fp = fdopen(fd, "r");
+	if (!fp) {
+		e = errno;
+		close(fd);
+		errno = e;
+	}
+	return fp;
 }
 
 int config_load(struct config *cfg, const char *path, struct buf *err)
@@ -1255,7 +1327,7 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
 	memset(&p, 0, sizeof(p));
 	p.cfg = cfg;
 	p.path = path;
-	p.fp = fopen(path, "re");
+	p.fp = open_config(&p);
 	if (!p.fp) {
 		buf_printf(err, "%s: cannot open: %s\n", path, strerror(errno));
 		return -1;
@@ -1266,6 +1338,7 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
 	cfg->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_MS;
 	cfg->approvals = APPROVALS_AUTO;
 	cfg->approval_timeout_ms = CONFIG_DEFAULT_APPROVAL_MS;
+	cfg->max_message = (size_t)CONFIG_DEFAULT_MESSAGE_MIB << 20;
 	cfg->audit_log = expand_path(CONFIG_DEFAULT_AUDIT);
 	cfg->vault.type = VAULT_LOCAL;
 	cfg->vault.path = expand_path(CONFIG_DEFAULT_VAULT_PATH);
@@ -1452,18 +1525,119 @@ int config_rule_value(const struct glob_rule *rules, size_t n, const char *tool,
 	return dflt;
 }
 
-/* http://127.0.0.1..., http://localhost..., http://[::1]... (any port, any path). */
+/* --- URLs --------------------------------------------------------------- */
+
+/* 127.0.0.0/8 written as four decimal octets, 0 to 255, without leading zeros:
+   a form that every parser reads as the same loopback address. */
+static int is_loopback_ipv4(const char *h)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		const char *start = h;
+		int v = 0;
+
+		while (*h >= '0' && *h <= '9' && h - start < 3)
+			v = v * 10 + (*h++ - '0');
+		if (h == start || (h - start > 1 && *start == '0') || v > 255 ||
+		    (i == 0 && v != 127))
+			return 0;
+		if (i < 3 && *h++ != '.')
+			return 0;
+	}
+	return *h == '\0';
+}
+
+/*
+ * Parses url as libcurl does when it is given as CURLOPT_URL. Returns the
+ * handle (curl_url_cleanup() it), or NULL with libcurl's reason in *why.
+ * tls: 1 for https, 0 for http, -1 for any other scheme.
+ */
+static CURLU *parse_url(const char *url, int *tls, const char **why)
+{
+	CURLU *u = curl_url();
+	CURLUcode rc;
+	char *scheme = NULL;
+
+	if (!u)
+		oom();
+	rc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (rc == CURLUE_OK)
+		rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+	if (rc != CURLUE_OK) {
+		if (rc == CURLUE_OUT_OF_MEMORY)
+			oom();
+		*why = curl_url_strerror(rc);
+		curl_url_cleanup(u);
+		return NULL;
+	}
+	*tls = !strcmp(scheme, "https") ? 1 : !strcmp(scheme, "http") ? 0 : -1;
+	curl_free(scheme);
+	return u;
+}
+
+static int has_part(CURLU *u, CURLUPart what)
+{
+	char *part = NULL;
+	CURLUcode rc = curl_url_get(u, what, &part, 0);
+
+	if (rc == CURLUE_OUT_OF_MEMORY)
+		oom();
+	curl_free(part);
+	return rc == CURLUE_OK;
+}
+
+/* The host libcurl connects to: it has already turned 127.1, 0x7f.1 and
+   2130706433 into 127.0.0.1 and [0::1] into [::1]. */
+static int is_loopback_host(CURLU *u)
+{
+	char *host = NULL;
+	int yes;
+
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		curl_free(host);
+		return 0;
+	}
+	yes = !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") ||
+	      is_loopback_ipv4(host);
+	curl_free(host);
+	return yes;
+}
+
 int config_is_loopback_url(const char *url)
 {
-	const char *h = strstr(url, "://");
-	size_t n;
+	const char *why;
+	int tls, yes;
+	CURLU *u = parse_url(url, &tls, &why);
 
-	if (!h)
+	if (!u)
 		return 0;
-	h += 3;
-	n = strcspn(h, ":/?#");
-	if (h[0] == '[')
-		return !strncmp(h, "[::1]", 5);
-	return (n == 9 && !strncasecmp(h, "localhost", 9)) ||
-	       (n >= 9 && !strncmp(h, "127.", 4));
+	yes = tls >= 0 && is_loopback_host(u);
+	curl_url_cleanup(u);
+	return yes;
+}
+
+int config_check_vault_url(const char *url, struct buf *why)
+{
+	const char *bad;
+	int tls, rc = -1;
+	CURLU *u = parse_url(url, &tls, &bad);
+
+	if (!u) {
+		buf_printf(why, "is not a URL libcurl accepts (%s): write it as https://HOST[:PORT]", bad);
+		return -1;
+	}
+	if (tls < 0)
+		buf_puts(why, "must start with https:// (http:// only to 127.0.0.1, [::1] or localhost)");
+	else if (has_part(u, CURLUPART_USER) || has_part(u, CURLUPART_PASSWORD) ||
+		 has_part(u, CURLUPART_OPTIONS))
+		buf_puts(why, "must not carry a user name or password (\"user@\" before the host): "
+			 "write only the vault's URL, such as https://vault.example.com:8200");
+	else if (!tls && !is_loopback_host(u))
+		buf_puts(why, "must use https:// (http:// only to 127.0.0.1, [::1] or localhost): "
+			 "a vault token must not cross the network in clear text");
+	else
+		rc = 0;
+	curl_url_cleanup(u);
+	return rc;
 }

@@ -10,6 +10,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "approval.h"
 #include "audit.h"
 #include "lines.h"
@@ -21,6 +23,8 @@
 #define OUT_KEEP (1u << 20)	/* output buffer capacity kept between replies */
 #define OUT_HOLD_MIN (64u << 10) /* replies this big are written from their own buffer */
 #define OUT_IOV 16		/* pieces per writev() */
+#define OUT_HIGH (8u << 20)	/* output waiting for the agent: connectors pause above this */
+#define OUT_LOW (1u << 20)	/* ...and go on below this */
 
 /* A tools/call in flight upstream. */
 struct dcall {
@@ -45,7 +49,7 @@ struct dcall {
 struct outreq {
 	struct downstream *d;
 	struct outreq *next;
-	char id[32];		/* our id, a string the agent echoes */
+	char id[48];		/* our id: "mcpmux-" and 128 random bits, which the agent echoes */
 	void (*done)(void *ctx, int accepted); /* approval questions */
 	void *ctx;
 	struct upstream *up;	/* forwarded requests: the connector that asked */
@@ -57,6 +61,7 @@ struct outreq {
 struct deferred {
 	struct downstream *d;
 	struct deferred *prev, *next;
+	struct upstream *up;	/* the connector it waits for, or NULL: all that start */
 	char *line;		/* the request as received */
 	size_t len;
 	struct loop_timer *timer; /* connect_timeout */
@@ -84,7 +89,6 @@ struct downstream {
 	int client_elicitation;		/* the agent declared the elicitation capability */
 	int started;			/* the connectors were started */
 	struct outreq *outreqs;		/* our requests the agent has not answered */
-	unsigned long next_out_id;
 	int stopping;
 	int status;			/* exit status */
 };
@@ -194,6 +198,36 @@ static void out_advance(struct downstream *d, size_t n)
 	d->out_off += n;
 }
 
+/* Bytes queued for the agent and not written yet. */
+static size_t out_bytes(const struct downstream *d)
+{
+	const struct outseg *g;
+	size_t n = d->out.len - d->out_off;
+
+	for (g = d->segs; g; g = g->next)
+		n += g->len - g->off;
+	return n;
+}
+
+/*
+ * Back-pressure: an agent that stops reading must not make mcpmux buffer
+ * without end. Above OUT_HIGH every connector transfer pauses (libcurl
+ * keeps what it has, the servers see TCP flow control) until the agent has
+ * read down to OUT_LOW.
+ */
+static void out_pressure(struct downstream *d)
+{
+	size_t n = out_bytes(d);
+
+	if (!loop_input_held(d->loop) && n > OUT_HIGH) {
+		log_debug("the agent is not reading: %zu bytes wait; connectors pause", n);
+		loop_hold_input(d->loop, 1);
+	} else if (loop_input_held(d->loop) && n < OUT_LOW) {
+		log_debug("the agent reads again: connectors go on");
+		loop_hold_input(d->loop, 0);
+	}
+}
+
 static void write_out(struct downstream *d)
 {
 	while (out_pending(d)) {
@@ -241,6 +275,7 @@ static void write_out(struct downstream *d)
 		buf_consume(&d->out, d->out_off);
 		d->out_off = 0;
 	}
+	out_pressure(d);
 	if (out_pending(d) && !d->out_watch) {
 		loop_io_add(d->loop, d->out_fd, POLLOUT, on_out_ready, d);
 		d->out_watch = 1;
@@ -263,6 +298,8 @@ static void end_queued(struct downstream *d)
 {
 	if (!d->flush && !d->out_watch)
 		d->flush = loop_timer_add(d->loop, 0, on_flush, d);
+	else if (d->out_watch && !loop_input_held(d->loop))
+		out_pressure(d);
 }
 
 /* Ends a queued message: one line. */
@@ -331,11 +368,11 @@ static void on_mux_change(struct mux *m, void *arg)
 
 	if (d->listed && m->generation != d->listed_gen && !d->changed)
 		d->changed = loop_timer_add(d->loop, LIST_CHANGED_DELAY_MS, on_list_changed, d);
-	if (!mux_settled(m))
-		return;
+	/* Each waits for its own connector's attempt, or for all that start. */
 	for (q = d->deferred; q; q = next) {
 		next = q->next;
-		redispatch(q);
+		if (q->up ? !upstream_busy(q->up) : mux_settled(m))
+			redispatch(q);
 	}
 }
 
@@ -372,6 +409,20 @@ static void forward_log(struct downstream *d, struct upstream *up, const char *m
 }
 
 static void outreq_unlink(struct outreq *o);
+
+/*
+ * Ids of requests to the agent cannot be guessed: a connector (or anything
+ * else that gets text in front of the agent) must not be able to answer a
+ * question it was not asked, such as one of mcpmux's own approvals.
+ */
+static void outreq_new_id(struct outreq *o)
+{
+	unsigned char rnd[16];
+
+	randombytes_buf(rnd, sizeof(rnd));
+	memcpy(o->id, "mcpmux-", 7);
+	sodium_bin2hex(o->id + 7, sizeof(o->id) - 7, rnd, sizeof(rnd));
+}
 
 /* A connector gave up on a request it had sent the agent: tell the agent, under our id. */
 static void cancel_forwarded(struct downstream *d, struct upstream *up, const struct json *j)
@@ -430,7 +481,7 @@ static void on_mux_request(struct mux *m, struct upstream *up, const char *msg, 
 		abort();
 	o->d = d;
 	o->up = up;
-	snprintf(o->id, sizeof(o->id), "mcpmux-%lu", ++d->next_out_id);
+	outreq_new_id(o);
 	json_span(j, json_get(j, 0, "id"), &s, &e);
 	o->orig_id = malloc(e - s);
 	if (!o->orig_id)
@@ -458,7 +509,7 @@ struct req {
 	int final;		/* deferred already: answer with what there is */
 };
 
-static void defer_request(struct req *r);
+static void defer_request(struct req *r, struct upstream *up);
 
 /*
  * Connectors start once the agent has said what it can do: the capabilities
@@ -528,7 +579,7 @@ static void *elicit_start(void *arg, const char *message, void (*done)(void *ctx
 	if (!o)
 		abort();
 	o->d = d;
-	snprintf(o->id, sizeof(o->id), "mcpmux-%lu", ++d->next_out_id);
+	outreq_new_id(o);
 	o->done = done;
 	o->ctx = ctx;
 	o->next = d->outreqs;
@@ -631,7 +682,7 @@ static void do_tools_list(struct req *r)
 	struct downstream *d = r->d;
 
 	if (!mux_settled(d->mux) && !r->final) {
-		defer_request(r);
+		defer_request(r, NULL);
 		return;
 	}
 	buf_puts(&d->out, "{\"jsonrpc\":\"2.0\",\"id\":");
@@ -760,33 +811,37 @@ static void do_tools_call(struct req *r)
 	struct upstream *up;
 	struct approval_call call;
 	struct dcall *c;
+	struct buf want = BUF_INIT;
 	const char *argbytes;
-	size_t ps, pe, ns, ne, as, ae, nlen;
+	size_t ps, pe, ns, ne, as, ae;
 
-	if (json_type(j, r->params) != JSMN_OBJECT || json_type(j, name) != JSMN_STRING ||
+	if (json_type(j, r->params) != JSMN_OBJECT || json_string(j, name, &want) ||
 	    (args >= 0 && json_type(j, args) != JSMN_OBJECT)) {
 		reply_error(d, r->id, r->idn, -32602,
 			    "tools/call needs params {name: string, arguments?: object}");
+		buf_free(&want);
 		return;
 	}
-	nlen = (size_t)(j->tok[name].end - j->tok[name].start);
-	e = catalog_find(mux_catalog(d->mux), j->js + j->tok[name].start, nlen);
+	/* The name as it reads: "odd__ech\u006f" is odd__echo. */
+	e = want.len && memchr(want.data, '\0', want.len) ? NULL : catalog_find(mux_catalog(d->mux), buf_str(&want), want.len);
 	if (!e) {
-		up = mux_upstream_for(d->mux, j->js + j->tok[name].start, nlen);
+		up = mux_upstream_for(d->mux, buf_str(&want), want.len);
 		if (up && !r->final && (upstream_settling(up) || upstream_wake(up))) {
-			defer_request(r);
+			defer_request(r, up);
 		} else if (up && upstream_state(up) != UP_READY) {
 			unavailable(r, up);
 		} else {
 			struct buf m = BUF_INIT;
 
 			buf_puts(&m, "unknown tool: ");
-			json_string(j, name, &m);
+			json_escape(&m, want.data, want.len);
 			reply_error(d, r->id, r->idn, -32602, m.data);
 			buf_free(&m);
 		}
+		buf_free(&want);
 		return;
 	}
+	buf_free(&want);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		abort();
@@ -802,11 +857,13 @@ static void do_tools_call(struct req *r)
 		abort();
 	c->started = loop_now();
 	c->label = policy_label_name(policy_label(upstream_cfg(e->up), e->tool));
-	/* Splice: the agent's params as sent, with the upstream's own tool name. */
+	/* Splice: the agent's params as sent, with the upstream's own name exactly
+	   as the connector wrote it (its JSON string, escapes and all). */
 	json_span(j, r->params, &ps, &pe);
 	json_span(j, name, &ns, &ne);
 	buf_add(&c->params, j->js + ps, ns - ps);
-	json_escape_str(&c->params, e->tool->name);
+	buf_add(&c->params, e->tool->json + e->tool->name_start,
+		e->tool->name_end - e->tool->name_start);
 	buf_add(&c->params, j->js + ne, pe - ne);
 	if (args >= 0) {
 		json_span(j, args, &as, &ae);
@@ -947,7 +1004,7 @@ static void on_deferred_timeout(void *arg)
 	redispatch(q);
 }
 
-static void defer_request(struct req *r)
+static void defer_request(struct req *r, struct upstream *up)
 {
 	struct downstream *d = r->d;
 	struct deferred *q = calloc(1, sizeof(*q));
@@ -955,6 +1012,7 @@ static void defer_request(struct req *r)
 	if (!q)
 		abort();
 	q->d = d;
+	q->up = up;
 	q->line = malloc(r->len + 1);
 	if (!q->line)
 		abort();
@@ -968,6 +1026,29 @@ static void defer_request(struct req *r)
 	d->deferred = q;
 }
 
+/*
+ * A line json_parse() refused. A repeated key is an invalid request, not a
+ * parse error: the text is JSON, but which value counts depends on who reads
+ * it, and what mcpmux checks must be what the connector gets.
+ */
+static void refuse_line(struct downstream *d, const struct json *j, const char *line)
+{
+	struct buf m = BUF_INIT;
+
+	if (j->err == JSON_ERR_DUPKEY) {
+		buf_printf(&m, "invalid request: the key %.*s appears twice in one object; "
+			   "every key must be unique", (int)(j->err_len > 66 ? 66 : j->err_len),
+			   line + j->err_at);
+		reply_error(d, NULL, 0, -32600, m.data);
+	} else if (j->err == JSON_ERR_DEPTH) {
+		buf_printf(&m, "invalid request: nested deeper than %d levels", JSON_MAX_DEPTH);
+		reply_error(d, NULL, 0, -32600, m.data);
+	} else {
+		reply_error(d, NULL, 0, -32700, "parse error: the line is not valid JSON");
+	}
+	buf_free(&m);
+}
+
 static void handle_line(struct downstream *d, const char *line, size_t len, int final)
 {
 	struct json *j = &d->j;
@@ -976,7 +1057,7 @@ static void handle_line(struct downstream *d, const char *line, size_t len, int 
 	size_t s, e, i;
 
 	if (json_parse(j, line, len)) {
-		reply_error(d, NULL, 0, -32700, "parse error: the line is not valid JSON");
+		refuse_line(d, j, line);
 		return;
 	}
 	if (json_type(j, 0) == JSMN_ARRAY) {
@@ -1181,6 +1262,8 @@ int downstream_run(struct downstream *d)
 		loop_io_del(d->loop, d->out_fd);
 		d->out_watch = 0;
 	}
+	/* Ending the sessions needs their answers, whoever is not reading. */
+	loop_hold_input(d->loop, 0);
 	mux_close(d->mux, CLOSE_TIMEOUT_MS);
 	while (d->calls) {
 		if (!d->calls->decision) {

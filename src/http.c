@@ -44,9 +44,14 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 	size_t n = size * nmemb;
 
 	check_headers(h);
+	if (loop_input_held(h->loop)) {
+		/* curl keeps these bytes and hands them over again once resumed. */
+		loop_note_paused(h->loop, h->easy);
+		return CURL_WRITEFUNC_PAUSE;
+	}
 	if (h->streaming)
 		return h->on_data(h, p, n, h->arg) ? 0 : n;
-	if (h->body.len + n > HTTP_MAX_BODY) {
+	if (h->body.len + n > (h->max_body ? h->max_body : HTTP_MAX_BODY)) {
 		h->too_big = 1;
 		return 0;
 	}
@@ -239,7 +244,8 @@ void http_free(struct http *h)
 void http_describe_error(const struct http *h, struct buf *out)
 {
 	if (h->too_big) {
-		buf_printf(out, "response larger than %u MiB", HTTP_MAX_BODY >> 20);
+		buf_printf(out, "response larger than %zu MiB",
+			   (h->max_body ? h->max_body : HTTP_MAX_BODY) >> 20);
 	} else if (h->result == CURLE_COULDNT_CONNECT) {
 		buf_puts(out, "connection refused");
 	} else if (h->result == CURLE_OPERATION_TIMEDOUT) {

@@ -52,6 +52,10 @@ struct loop {
 	size_t nheap, capheap;
 	uint64_t seq;
 	int stop;			/* loop_stop() was called */
+	int hold;			/* input is held (back-pressure) */
+	int resume;			/* released: paused transfers go on next turn */
+	CURL **paused;			/* transfers paused while held */
+	size_t npaused, cappaused;
 };
 
 int64_t loop_now(void)
@@ -150,6 +154,7 @@ void loop_free(struct loop *l)
 		curl_easy_cleanup(l->spare[--l->nspare]);
 	free(l->csocks);
 	free(l->pfds);
+	free(l->paused);
 	free(l);
 }
 
@@ -339,10 +344,60 @@ int loop_xfer_add(struct loop *l, CURL *easy, loop_xfer_cb cb, void *arg)
 	return 0;
 }
 
+static void unnote_paused(struct loop *l, CURL *easy)
+{
+	size_t i;
+
+	for (i = 0; i < l->npaused; i++)
+		if (l->paused[i] == easy) {
+			l->paused[i] = l->paused[--l->npaused];
+			return;
+		}
+}
+
+void loop_hold_input(struct loop *l, int hold)
+{
+	if (hold == l->hold)
+		return;
+	l->hold = hold;
+	l->resume = !hold && l->npaused;
+}
+
+int loop_input_held(const struct loop *l)
+{
+	return l->hold;
+}
+
+void loop_note_paused(struct loop *l, CURL *easy)
+{
+	size_t i;
+
+	for (i = 0; i < l->npaused; i++)
+		if (l->paused[i] == easy)
+			return;
+	if (l->npaused == l->cappaused) {
+		l->cappaused = l->cappaused ? l->cappaused * 2 : 8;
+		l->paused = xrealloc(l->paused, l->cappaused * sizeof(*l->paused));
+	}
+	l->paused[l->npaused++] = easy;
+}
+
+/* Resumes what was paused; a transfer may pause again at once if input is held again. */
+static void resume_paused(struct loop *l)
+{
+	l->resume = 0;
+	while (l->npaused && !l->hold) {
+		CURL *easy = l->paused[--l->npaused];
+
+		curl_easy_pause(easy, CURLPAUSE_CONT);
+	}
+}
+
 void loop_xfer_del(struct loop *l, CURL *easy)
 {
 	struct xfer *x = NULL;
 
+	unnote_paused(l, easy);
 	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
 	curl_multi_remove_handle(l->multi, easy);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
@@ -365,6 +420,7 @@ static void finish_transfers(struct loop *l)
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
 		curl_multi_remove_handle(l->multi, easy);
 		curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+		unnote_paused(l, easy);
 		if (!x)
 			continue;
 		copy = *x;
@@ -441,6 +497,8 @@ static int loop_once(struct loop *l, int max_ms)
 	size_t i, nw, n;
 	int timeout, rc;
 
+	if (l->resume)
+		resume_paused(l);
 	if (curl_timeout(l))
 		return -1;
 	finish_transfers(l);

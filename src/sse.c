@@ -51,6 +51,13 @@ void sse_free(struct sse_parser *p)
 	buf_free(&p->last_id);
 }
 
+void sse_take_data(struct sse_parser *p, struct buf *into)
+{
+	buf_free(into);
+	*into = p->data;
+	buf_init(&p->data);
+}
+
 static int dispatch(struct sse_parser *p)
 {
 	struct sse_event ev;
@@ -81,6 +88,10 @@ static int add_data(struct sse_parser *p, const char *v, size_t n)
 		buf_putc(&p->data, '\n');
 	buf_add(&p->data, v, n);
 	p->has_data = 1;
+	if (p->on_data && p->on_data(&p->data, p->arg)) {
+		end_event(p);
+		return -1;
+	}
 	return 0;
 }
 

@@ -1,8 +1,10 @@
 /* upstream.c - one Streamable HTTP MCP session per connector; see include/upstream.h. */
 #include "upstream.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -29,15 +31,59 @@ enum req_kind {
 	REQ_DELETE	/* ending the session */
 };
 
+struct upstream;
+struct up_req;
+
+
+/* --- receiving messages --- */
+
 /*
- * Messages that arrived on an event stream. They are parsed inside curl's
- * write callback, where freeing the transfer is not allowed, so they wait
- * here, one per line, for a 0 ms timer that handles them on the loop.
+ * Token depths: how deep a message is tokenized while it arrives. A reply to
+ * a call is forwarded as it came and read only near its top (result.isError),
+ * and so are notifications and requests (params.logger, params.requestId):
+ * no tokens for their content, however big. A tools/list reply is read down
+ * to each tool's annotations (result.tools[i].annotations.readOnlyHint); its
+ * schemas are one token each.
  */
-struct inbox {
-	struct buf lines;		/* one message per line, not yet handled */
-	struct loop_timer *drain;	/* the timer that will handle them */
+#define DEPTH_SHALLOW	2
+#define DEPTH_INIT	3
+#define DEPTH_LIST	5
+
+/* One message from the connector, checked and tokenized as it arrived. */
+struct up_msg {
+	struct up_msg *next;
+	struct buf text;	/* the message, on one line (owned) */
+	struct json j;		/* its tokens; j.js is text.data */
+	int depth;		/* how deep j is tokenized */
+	int refused;		/* no message: one was refused, text says why */
 };
+
+/*
+ * A byte stream of the connector's messages: an event stream (a POST's
+ * reply, the GET stream, the legacy stream) or one JSON body. Each message
+ * is checked and tokenized while its bytes arrive (json_scan), so that its
+ * last byte costs no more than its first, and is refused as soon as it
+ * passes the size cap or cannot be valid. Complete messages wait in a queue
+ * for a 0 ms timer: they arrive inside curl's write callback, where the
+ * transfer must not be freed. Owned by whoever embeds it (a request, or the
+ * connector for its GET and legacy streams).
+ */
+struct rx {
+	struct upstream *up;		/* the connector, or NULL before rx_init() */
+	long long own_id;		/* the request whose reply this is, or 0 */
+	int sse;			/* an event stream (else one JSON body) */
+	struct sse_parser parser;	/* sse: its parser (kept across resumptions) */
+	struct buf body;		/* !sse: the body so far */
+	struct json j;			/* tokens of the message being received */
+	struct json_scan *scan;		/* over it, once it started */
+	int depth;			/* tokenized this deep */
+	size_t max;			/* the cap on one message, bytes */
+	int refused;			/* the message being received cannot be used */
+	struct buf why;			/* why the last one was refused, for the user */
+	struct up_msg *head, **tail;	/* complete messages, oldest first */
+	struct loop_timer *drain;	/* will hand them over */
+};
+
 
 struct up_req {
 	struct upstream *up;	/* owner */
@@ -46,10 +92,8 @@ struct up_req {
 	long long id;		/* JSON-RPC id sent upstream; 0 for messages without one */
 	struct buf body;	/* the JSON-RPC message, kept for a retry */
 	struct http *http;	/* the exchange in flight, or NULL while waiting */
-	struct sse_parser sse;	/* for text/event-stream replies */
-	struct json j;		/* scratch parse of a reply */
+	struct rx rx;		/* its reply: one JSON body or an event stream */
 	struct loop_timer *deadline;
-	struct inbox inbox;	/* messages from a streamed reply */
 	long timeout_ms;
 	int waiting;		/* queued until the session is ready */
 	int sent;		/* the message reached the wire at least once */
@@ -76,10 +120,11 @@ struct upstream {
 	char proto[16];			/* negotiated protocol version */
 	long long next_id;
 	struct up_req *reqs;		/* every request and message in flight or waiting */
-	struct buf *delivering;		/* the HTTP body a reply callback is reading, or NULL */
+	struct buf *delivering;		/* the message a reply callback is reading, or NULL */
 	struct up_tool *tools, *newtools; /* current list; the one being listed */
 	size_t ntools, nnewtools;
 	int pages;
+	size_t skipped_bad, skipped_names, skipped_cap; /* tools left out of this listing */
 	unsigned char list_hash[crypto_generichash_BYTES]; /* of the current list */
 	crypto_generichash_state hashing; /* over the list being built */
 	uint64_t generation;
@@ -91,12 +136,13 @@ struct upstream {
 	struct loop_timer *retry;	/* the next reconnect attempt */
 	long backoff_ms;		/* wait before the attempt after that */
 	int settled_once;		/* the first start ended (ready or failed) */
+	int cred_failed;		/* the last credential fetch failed */
 	struct buf logged;		/* the last failure logged: a repeat is not logged again */
+	struct buf refusal_logged;	/* the same, for messages refused */
 	int closing;
 	struct http *del;		/* the DELETE in flight */
 	struct http *notif;		/* GET stream for the server's own messages, or NULL */
-	struct sse_parser notif_sse;	/* its parser (last_id persists across reconnects) */
-	struct inbox notif_inbox;	/* its messages */
+	struct rx notif_rx;		/* its messages (the parser's last id persists across reopens) */
 	struct loop_timer *notif_retry;	/* reopens the stream */
 	long notif_backoff_ms;		/* wait before the next reopen after a failure */
 	int notif_none;			/* the server has no such stream (405) */
@@ -104,13 +150,11 @@ struct upstream {
 	int legacy;			/* speaks the 2024-11-05 HTTP+SSE transport */
 	char *post_url;			/* legacy: where messages go (the endpoint event) */
 	struct http *lstream;		/* legacy: the GET stream every reply comes on */
-	struct sse_parser lsse;		/* its parser */
-	struct inbox linbox;		/* its messages */
+	struct rx lrx;			/* its messages */
 	struct loop_timer *lsend;	/* sends what waited for the endpoint */
 	char *client_caps;		/* capabilities declared upstream (the agent's, mirrored) */
 	int server_logging;		/* the server declared the logging capability */
 	char *log_level;		/* the agent's logging/setLevel, applied to this connector */
-	int announced_error;		/* the current error was logged once */
 };
 
 int mcp_version_known(const char *v, size_t n)
@@ -187,73 +231,284 @@ int upstream_take_reply(struct upstream *up, const char *msg, struct buf *into)
 	return 0;
 }
 
-/* --- event stream inboxes --- */
-
 /* Flattens an upstream JSON value onto one line: outside strings, CR and LF
    are only white space, and inside strings JSON cannot hold them raw. */
-static void one_line(char *p, size_t n)
-{
-	char *e = p + n;
-
-	while ((p = memchr(p, '\n', (size_t)(e - p))))
-		*p++ = ' ';
-}
-
 static void one_line_all(char *p, size_t n)
 {
 	char *e = p + n, *q = p;
 
-	one_line(p, n);
+	if (!n)
+		return;
+	while ((q = memchr(q, '\n', (size_t)(e - q))))
+		*q++ = ' ';
+	q = p;
 	while ((q = memchr(q, '\r', (size_t)(e - q))))
 		*q++ = ' ';
 }
 
-static void inbox_push(struct inbox *in, struct loop *loop, const struct sse_event *ev,
-		       loop_timer_cb drain, void *arg)
-{
-	size_t at = in->lines.len;
+/* --- receiving: the message streams --- */
 
-	if (strcmp(ev->type, "message") != 0)
+static void msg_free(struct up_msg *m)
+{
+	buf_free(&m->text);
+	json_free(&m->j);
+	free(m);
+}
+
+static size_t max_message(const struct upstream *up)
+{
+	return up->c->max_message ? up->c->max_message : up->cfg->max_message;
+}
+
+static void rx_init(struct rx *x, struct upstream *up, long long own_id, int depth)
+{
+	memset(x, 0, sizeof(*x));
+	x->up = up;
+	x->own_id = own_id;
+	x->depth = depth;
+	x->max = max_message(up);
+	x->tail = &x->head;
+	json_init(&x->j);
+}
+
+/* Releases everything; rx_init() makes it usable again. */
+static void rx_free(struct rx *x)
+{
+	struct up_msg *m;
+
+	if (!x->up)
 		return;
-	buf_add(&in->lines, ev->data, ev->data_len);
-	one_line_all(in->lines.data + at, ev->data_len);
-	buf_putc(&in->lines, '\n');
-	if (!in->drain)
-		in->drain = loop_timer_add(loop, 0, drain, arg);
+	if (x->drain)
+		loop_timer_cancel(x->up->loop, x->drain);
+	while ((m = x->head)) {
+		x->head = m->next;
+		msg_free(m);
+	}
+	sse_free(&x->parser);
+	buf_free(&x->body);
+	json_free(&x->j);
+	json_scan_free(x->scan);
+	buf_free(&x->why);
+	memset(x, 0, sizeof(*x));
 }
 
-static void inbox_clear(struct inbox *in, struct loop *loop)
+/* The next message starts from nothing (the event stream's own state stays). */
+static void rx_next_message(struct rx *x)
 {
-	if (in->drain)
-		loop_timer_cancel(loop, in->drain);
-	in->drain = NULL;
-	buf_free(&in->lines);
+	if (x->scan)
+		json_scan_reset(x->scan, x->depth);
+	x->refused = 0;
 }
 
-/* Hands each waiting message to fn until fn returns non-zero (which it returns).
-   The inbox is emptied first, so fn may free whatever owns it. */
-static int inbox_each(struct inbox *in, struct loop *loop,
-		      int (*fn)(void *arg, const char *msg, size_t n), void *arg)
+static void rx_refuse(struct rx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void rx_refuse(struct rx *x, const char *fmt, ...)
 {
-	struct buf lines = in->lines;
-	size_t off = 0;
+	va_list ap;
+
+	x->refused = 1;
+	buf_reset(&x->why);
+	va_start(ap, fmt);
+	buf_vprintf(&x->why, fmt, ap);
+	va_end(ap);
+	/* The request this stream answers learns why too; anyone else only from the
+	   log, once for a refusal that repeats (a server that always sends it). */
+	if (strcmp(x->why.data, buf_str(&x->up->refusal_logged))) {
+		log_warn("connector '%s': %s", x->up->c->alias, x->why.data);
+		buf_reset(&x->up->refusal_logged);
+		buf_puts(&x->up->refusal_logged, x->why.data);
+	}
+}
+
+/* The raw key at p[0..n) (quotes included) for a message: at most 64 bytes, cut
+   at a character boundary. */
+static void quote_key(const char *p, size_t n, struct buf *out)
+{
+	size_t k = n;
+
+	if (n > 64) {
+		k = 60;
+		while (k > 1 && ((unsigned char)p[k] & 0xc0) == 0x80)
+			k--;
+	}
+	buf_add(out, p, k);
+	if (k < n)
+		buf_puts(out, "...\"");
+}
+
+/* The scanner refused text[0..n): say what was wrong, quoting a repeated key. */
+static void rx_refuse_json(struct rx *x, const char *text, size_t n)
+{
+	const struct json *j = &x->j;
+	struct buf key = BUF_INIT;
+
+	if (j->err == JSON_ERR_DUPKEY) {
+		quote_key(text + j->err_at, j->err_len, &key);
+		rx_refuse(x, "a message with a repeated key (%s) was refused: it could mean different "
+			  "things to different readers", key.data);
+	} else if (j->err == JSON_ERR_DEPTH) {
+		rx_refuse(x, "a message nested deeper than %d levels was refused", JSON_MAX_DEPTH);
+	} else {
+		rx_refuse(x, "a message that is not valid JSON was refused (at byte %zu of %zu)",
+			  j->err_at, n);
+	}
+	buf_free(&key);
+}
+
+static void rx_on_drain(void *arg);
+
+static void rx_queue(struct rx *x, struct up_msg *m)
+{
+	*x->tail = m;
+	x->tail = &m->next;
+	if (!x->drain)
+		x->drain = loop_timer_add(x->up->loop, 0, rx_on_drain, x);
+}
+
+/* A whole message arrived in *text (taken): checked and queued, or refused. */
+static void rx_complete(struct rx *x, struct buf *text)
+{
+	struct up_msg *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		abort();
+	if (!x->refused) {
+		if (!x->scan)
+			x->scan = json_scan_new(&x->j, x->depth);
+		if (json_scan_end(x->scan, buf_str(text), text->len))
+			rx_refuse_json(x, buf_str(text), text->len);
+	}
+	if (x->refused) {
+		buf_free(text);
+		m->refused = 1;
+		buf_puts(&m->text, buf_str(&x->why));
+	} else {
+		m->text = *text;
+		*text = (struct buf)BUF_INIT;
+		/* Valid JSON holds CR and LF only as white space: the agent gets one line. */
+		one_line_all(m->text.data, m->text.len);
+		m->j = x->j;
+		json_init(&x->j);
+		m->j.js = m->text.data;
+		m->depth = x->depth;
+	}
+	rx_next_message(x);
+	rx_queue(x, m);
+}
+
+/* The bytes so far of the message being received. -1: nothing sensible can follow. */
+static int rx_progress(struct rx *x, const char *text, size_t n)
+{
+	if (x->refused)
+		return 0;
+	if (n > x->max) {
+		rx_refuse(x, "a message larger than %zu MiB was refused (max_message)", x->max >> 20);
+		return -1;
+	}
+	if (!x->scan)
+		x->scan = json_scan_new(&x->j, x->depth);
+	if (json_scan_feed(x->scan, text, n))
+		rx_refuse_json(x, text, n);
+	return 0;
+}
+
+static int rx_sse_data(const struct buf *data, void *arg)
+{
+	return rx_progress(arg, buf_str(data), data->len);
+}
+
+/* A "message" event: one JSON-RPC message. Other event types are not ours. */
+static int rx_sse_event(const struct sse_event *ev, void *arg)
+{
+	struct rx *x = arg;
+	struct buf text = BUF_INIT;
+
+	if (strcmp(ev->type, "message") != 0) {
+		rx_next_message(x);
+		return 0;
+	}
+	sse_take_data(&x->parser, &text);
+	rx_complete(x, &text);
+	return 0;
+}
+
+/* The stream turned out to be an event stream: its parser, kept across resumptions. */
+static void rx_start_sse(struct rx *x, sse_event_cb on_event)
+{
+	x->sse = 1;
+	if (x->parser.on_event)
+		return;
+	sse_init(&x->parser, on_event ? on_event : rx_sse_event, x);
+	x->parser.on_data = rx_sse_data;
+	x->parser.max_event = x->max;
+}
+
+/* Bytes of the stream as they arrive: 0, or -1 to end the transfer. */
+static int rx_feed(struct rx *x, const char *data, size_t n)
+{
+	if (x->sse) {
+		if (sse_feed(&x->parser, data, n) == 0)
+			return 0;
+		if (!x->refused)
+			rx_refuse(x, "a message larger than %zu MiB was refused (max_message)",
+				  x->max >> 20);
+		return -1;
+	}
+	/* One body, one message: once it cannot be used, the rest is not wanted. */
+	if (x->refused)
+		return -1;
+	buf_add(&x->body, data, n);
+	if (rx_progress(x, x->body.data, x->body.len) || x->refused)
+		return -1;
+	return 0;
+}
+
+/* A JSON body ended: its message is queued (or refused, with why). */
+static void rx_end_body(struct rx *x)
+{
+	struct buf body = x->body;
+
+	x->body = (struct buf)BUF_INIT;
+	rx_complete(x, &body);
+}
+
+static int dispatch(struct upstream *up, long long own_id, struct up_msg *m);
+
+/*
+ * Hands the queued messages over, in order, until the stream's own request
+ * is no longer pending; returns 1 then. The queue is detached first, and
+ * nothing of x is used after the first message: handling one may free the
+ * request that embeds x.
+ */
+static int rx_drain(struct rx *x)
+{
+	struct upstream *up = x->up;
+	long long own = x->own_id;
+	struct up_msg *list = x->head, *m;
 	int done = 0;
 
-	if (in->drain)
-		loop_timer_cancel(loop, in->drain);
-	in->drain = NULL;
-	buf_init(&in->lines);
-	while (off < lines.len && !done) {
-		char *nl = memchr(lines.data + off, '\n', lines.len - off);
-		size_t n = (size_t)(nl - (lines.data + off));
-
-		*nl = '\0';
-		done = fn(arg, lines.data + off, n);
-		off += n + 1;
+	if (x->drain)
+		loop_timer_cancel(up->loop, x->drain);
+	x->drain = NULL;
+	x->head = NULL;
+	x->tail = &x->head;
+	while ((m = list)) {
+		list = m->next;
+		if (!done)
+			done = dispatch(up, own, m);
+		msg_free(m);
 	}
-	buf_free(&lines);
 	return done;
 }
+
+static void rx_on_drain(void *arg)
+{
+	struct rx *x = arg;
+
+	x->drain = NULL;
+	rx_drain(x);
+}
+
 
 /* --- request life cycle --- */
 
@@ -275,15 +530,38 @@ static void req_free(struct up_req *r)
 	req_unlink(r);
 	if (r->deadline)
 		loop_timer_cancel(r->up->loop, r->deadline);
-	inbox_clear(&r->inbox, r->up->loop);
 	if (r->resume)
 		loop_timer_cancel(r->up->loop, r->resume);
 	http_free(r->http);
-	sse_free(&r->sse);
-	json_free(&r->j);
+	rx_free(&r->rx);
 	buf_free(&r->body);
 	buf_free(&r->failure);
 	free(r);
+}
+
+/* The request with this id that still waits for its response, or NULL. */
+static struct up_req *pending_req(struct upstream *up, long long id)
+{
+	struct up_req *r;
+
+	if (id <= 0)
+		return NULL;
+	for (r = up->reqs; r; r = r->next)
+		if (r->id == id && !r->answered &&
+		    (r->kind == REQ_INIT || r->kind == REQ_LIST || r->kind == REQ_USER))
+			return r;
+	return NULL;
+}
+
+/* The request with this id, answered or not (it may still drain its stream), or NULL. */
+static struct up_req *req_by_id(struct upstream *up, long long id)
+{
+	struct up_req *r;
+
+	for (r = up->reqs; r && id > 0; r = r->next)
+		if (r->id == id)
+			return r;
+	return NULL;
 }
 
 static void req_finish(struct up_req *r, const char *msg, size_t n,
@@ -295,32 +573,63 @@ static void reauth_required(struct upstream *up, const char *why);
 static void connector_down(struct upstream *up, enum up_state st, const char *reason,
 			   const char *hint);
 static void need_cred(struct upstream *up, int force);
+static void relist(struct upstream *up);
+static void post_message(struct upstream *up, const char *json, size_t n);
 
+/* What a request whose deadline passed was still waiting for, for the message. */
+static void waited_for(const struct up_req *r, long secs, struct buf *out)
+{
+	const struct upstream *up = r->up;
+
+	if (r->waiting_cred)
+		buf_printf(out, "the credential (%s) could not be fetched within %ld s - is the "
+			   "vault answering?", up->c->token, secs);
+	else if (r->waiting && up->legacy && !up->post_url && up->state == UP_STARTING)
+		buf_printf(out, "the HTTP+SSE server sent no endpoint event within %ld s", secs);
+	else if (r->waiting)
+		buf_printf(out, "the connector did not become ready within %ld s", secs);
+	else
+		buf_printf(out, "no answer within %ld s", secs);
+}
+
+/*
+ * A request's deadline. It may be waiting with no transfer at all (for the
+ * session, the legacy endpoint, a credential or a resumption), have one in
+ * flight, or have been answered while its stream drains: each ends here
+ * without touching a transfer that is not there.
+ */
 static void on_deadline(void *arg)
 {
 	struct up_req *r = arg;
 	struct upstream *up = r->up;
-	struct buf msg = BUF_INIT;
+	struct buf why = BUF_INIT, msg = BUF_INIT;
 	long secs = (r->timeout_ms + 999) / 1000;
 	up_reply_cb cb;
 	void *cb_arg;
 
 	r->deadline = NULL;
+	waited_for(r, secs, &why);
 	if (r->kind == REQ_INIT || r->kind == REQ_LIST || r->kind == REQ_INITIALIZED) {
-		buf_printf(&msg, "no answer within %ld s", secs);
-		http_abort(r->http);
-		session_failed(up, msg.data, "check that the url is an MCP endpoint and the server is responsive");
-		buf_free(&msg);
+		/* Frees every request of the session, r with them. */
+		session_failed(up, why.data, r->waiting_cred ? "" :
+			       "check that the url is an MCP endpoint and the server is responsive");
+		buf_free(&why);
 		return;
 	}
-	cb = r->cb;
+	cb = r->answered ? NULL : r->cb;
 	cb_arg = r->arg;
-	buf_printf(&msg, "timed out: connector '%s' did not answer within %ld s (the request was cancelled; raise call_timeout or the connector's timeout if it needs longer)",
-		   up->c->alias, secs);
+	if (r->waiting_cred || r->waiting)
+		buf_printf(&msg, "timed out: connector '%s': %s (raise call_timeout or the "
+			   "connector's timeout if it needs longer)", up->c->alias, why.data);
+	else
+		buf_printf(&msg, "timed out: connector '%s' did not answer within %ld s (the request "
+			   "was cancelled; raise call_timeout or the connector's timeout if it needs "
+			   "longer)", up->c->alias, secs);
 	upstream_cancel(up, r, "timed out");
 	if (cb)
 		cb(up, NULL, 0, NULL, msg.data, cb_arg);
 	buf_free(&msg);
+	buf_free(&why);
 }
 
 static struct up_req *req_new(struct upstream *up, enum req_kind kind, long timeout_ms)
@@ -332,7 +641,6 @@ static struct up_req *req_new(struct upstream *up, enum req_kind kind, long time
 	r->up = up;
 	r->kind = kind;
 	r->timeout_ms = timeout_ms;
-	json_init(&r->j);
 	r->next = up->reqs;
 	if (up->reqs)
 		up->reqs->prev = r;
@@ -360,9 +668,8 @@ static void build_message(struct up_req *r, const char *method, const char *para
 	buf_putc(&r->body, '}');
 }
 
-/* --- replies --- */
+/* --- messages from the connector --- */
 
-static void post_message(struct upstream *up, const char *json, size_t n);
 
 /* The capability a server->client request needs from the agent, or NULL. */
 static const char *needed_capability(const struct json *j, int method)
@@ -404,80 +711,106 @@ static void answer_server_request(struct upstream *up, const char *msg, size_t n
 	buf_free(&out);
 }
 
-/*
- * One JSON-RPC message from the connector, on the reply to request r.
- * Returns 1 when it was r's response.
- */
-static int handle_message(struct up_req *r, const char *msg, size_t n)
+/* A JSON-RPC id as a peer may send it: a string or a number. */
+static int valid_id(const struct json *j, int id)
 {
-	struct upstream *up = r->up;
-	struct json *j = &r->j;
+	char c;
+
+	if (json_type(j, id) == JSMN_STRING)
+		return 1;
+	if (json_type(j, id) != JSMN_PRIMITIVE)
+		return 0;
+	c = j->js[j->tok[id].start];
+	return c == '-' || (c >= '0' && c <= '9');
+}
+
+/* How deep a reply to r must be tokenized. */
+static int depth_for(const struct up_req *r)
+{
+	return r->kind == REQ_LIST ? DEPTH_LIST : r->kind == REQ_INIT ? DEPTH_INIT : DEPTH_SHALLOW;
+}
+
+/*
+ * One message from the connector, whatever stream it came on: a response
+ * goes to the request with its id (on any stream: a server may answer on
+ * the GET stream), a request to answer_server_request(), a notification to
+ * the listener. own_id is the request whose reply stream carried it (0 for
+ * the GET and legacy streams); returns 1 once that one no longer waits.
+ */
+static int dispatch(struct upstream *up, long long own_id, struct up_msg *m)
+{
+	struct json *j = &m->j;
+	struct up_req *r;
 	int id, method;
 	long long v;
 
-	/* A reply to a call is forwarded as it came and read only near its
-	   top (result.isError): one checking pass, no tokens for its content,
-	   however big. Anything else is tokenized whole. */
-	if (json_parse_top(j, msg, n, r->kind == REQ_USER ? 2 : JSON_MAX_DEPTH) ||
-	    json_type(j, 0) != JSMN_OBJECT)
-		return 0;
+	if (m->refused) {
+		/* The stream's own call fails with the reason; nobody else is blamed. */
+		r = pending_req(up, own_id);
+		if (r) {
+			struct buf why = BUF_INIT;
+
+			buf_printf(&why, "connector '%s' sent %s", up->c->alias, m->text.data);
+			if (r->kind == REQ_USER)
+				req_finish(r, NULL, 0, NULL, why.data);
+			else
+				session_failed(up, why.data, "the server sent a message mcpmux cannot use");
+			buf_free(&why);
+		}
+		return own_id && !pending_req(up, own_id);
+	}
+	if (json_type(j, 0) != JSMN_OBJECT)
+		goto ignored;
 	id = json_get(j, 0, "id");
 	method = json_get(j, 0, "method");
-	if (method >= 0 && r->kind == REQ_USER) {
-		if (json_parse(j, msg, n))
-			return 0;
-		id = json_get(j, 0, "id");
-		method = json_get(j, 0, "method");
-	}
-	if (method >= 0 && id >= 0 && !json_is_null(j, id)) {
-		answer_server_request(up, msg, n, j);
-		return 0;
-	}
 	if (method >= 0) {
-		if (up->ev.notify)
-			up->ev.notify(up, msg, n, j, up->ev.arg);
+		if (json_type(j, method) != JSMN_STRING)
+			goto ignored;
+		if (id >= 0 && !json_is_null(j, id)) {
+			if (!valid_id(j, id))
+				goto ignored;
+			answer_server_request(up, m->text.data, m->text.len, j);
+		} else if (json_streq(j, method, "notifications/tools/list_changed")) {
+			relist(up);
+		} else if (up->ev.notify) {
+			up->ev.notify(up, m->text.data, m->text.len, j, up->ev.arg);
+		}
 		return 0;
 	}
-	if (json_int(j, id, &v) || v != r->id)
-		return 0;
-	if (json_get(j, 0, "result") < 0 && json_get(j, 0, "error") < 0)
-		return 0;
-	req_finish(r, msg, n, j, NULL);
-	return 1;
-}
-
-static int reply_message(void *arg, const char *msg, size_t n)
-{
-	return handle_message(arg, msg, n);
-}
-
-static void on_drain(void *arg)
-{
-	struct up_req *r = arg;
-
-	r->inbox.drain = NULL;
-	inbox_each(&r->inbox, r->up->loop, reply_message, r);
-}
-
-static int on_sse_event(const struct sse_event *ev, void *arg)
-{
-	struct up_req *r = arg;
-
-	inbox_push(&r->inbox, r->up->loop, ev, on_drain, r);
+	if ((json_get(j, 0, "result") < 0 && json_get(j, 0, "error") < 0) || json_int(j, id, &v))
+		goto ignored;
+	r = pending_req(up, v);
+	if (!r) {
+		log_debug("connector '%s': dropped a response to no pending request (id %lld)",
+			  up->c->alias, v);
+		return own_id && v == own_id;
+	}
+	if (m->depth < depth_for(r)) {
+		if (json_parse_top(j, m->text.data, m->text.len, depth_for(r)))
+			goto ignored;
+		m->depth = depth_for(r);
+	}
+	up->delivering = &m->text;
+	req_finish(r, m->text.data, m->text.len, j, NULL);
+	up->delivering = NULL;
+	return own_id && v == own_id;
+ignored:
+	log_debug("connector '%s': ignored a message that is not JSON-RPC", up->c->alias);
 	return 0;
 }
+
+/* --- a request's reply --- */
 
 static int want_stream(struct http *h, void *arg)
 {
 	struct up_req *r = arg;
 
-	if (h->status == 200 && strcmp(h->ctype, "text/event-stream") == 0) {
-		/* A resumed stream goes on with the same parser: its last event id. */
-		if (!r->sse.on_event)
-			sse_init(&r->sse, on_sse_event, r);
-		return 1;
-	}
-	return 0;
+	/* Legacy: the POST is only accepted; replies come on the GET stream. */
+	if (h->status != 200 || r->kind == REQ_POST || r->kind == REQ_INITIALIZED || r->up->legacy)
+		return 0;
+	if (strcmp(h->ctype, "text/event-stream") == 0)
+		rx_start_sse(&r->rx, NULL);
+	return 1;
 }
 
 static int on_stream_data(struct http *h, const char *data, size_t n, void *arg)
@@ -488,8 +821,9 @@ static int on_stream_data(struct http *h, const char *data, size_t n, void *arg)
 	/* Once answered, the rest of the stream is drained and ignored. */
 	if (r->answered)
 		return 0;
-	return sse_feed(&r->sse, data, n) ? 1 : 0;
+	return rx_feed(&r->rx, data, n) ? 1 : 0;
 }
+
 
 static const char *hint_for(const struct http *h)
 {
@@ -525,7 +859,6 @@ static void session_expired(struct up_req *r)
 
 static void handle_init_reply(struct up_req *r, const char *msg, size_t n, const struct json *j);
 static void handle_list_reply(struct up_req *r, const struct json *j);
-static void add_auth(struct upstream *up, struct http *h);
 static struct http *connector_http(struct upstream *up, const char *method, const char *url,
 				   int session);
 static struct http *open_stream(struct upstream *up, int session, const char *last_id,
@@ -539,7 +872,7 @@ static void on_http_done(struct http *h, void *arg);
 /* The reply stream ended (or broke) before the response, after an event with an id. */
 static int can_resume(const struct up_req *r)
 {
-	return r->kind == REQ_USER && r->sse.on_event && r->sse.last_id.len &&
+	return r->kind == REQ_USER && r->rx.sse && r->rx.parser.last_id.len &&
 	       r->resumes < MAX_RESUMES && !r->up->closing && !r->answered;
 }
 
@@ -550,7 +883,7 @@ static void on_resume(void *arg)
 
 	r->resume = NULL;
 	/* Not started: the request's deadline ends it. */
-	r->http = open_stream(up, 1, r->sse.last_id.data, want_stream, on_stream_data,
+	r->http = open_stream(up, 1, r->rx.parser.last_id.data, want_stream, on_stream_data,
 			      on_http_done, r);
 	if (!r->http)
 		log_error("connector '%s': cannot start a transfer", up->c->alias);
@@ -559,7 +892,7 @@ static void on_resume(void *arg)
 /* Waits the server's retry: time (SSE), then asks for the rest of the stream. */
 static void schedule_resume(struct up_req *r)
 {
-	long wait = r->sse.retry_ms >= 0 ? r->sse.retry_ms : RESUME_DEFAULT_MS;
+	long wait = r->rx.parser.retry_ms >= 0 ? r->rx.parser.retry_ms : RESUME_DEFAULT_MS;
 
 	http_free(r->http);
 	r->http = NULL;
@@ -567,20 +900,73 @@ static void schedule_resume(struct up_req *r)
 	log_debug("connector '%s': resuming a reply stream in %ld ms", r->up->c->alias, wait);
 	r->resume = loop_timer_add(r->up->loop, wait, on_resume, r);
 }
+
 static void send_initialized(struct upstream *up);
 static void notif_open(struct upstream *up);
 static void notif_stop(struct upstream *up);
-static void relist(struct upstream *up);
 static void legacy_open(struct upstream *up);
 static void legacy_stop(struct upstream *up);
 static void send_log_level(struct upstream *up);
+
+/* 401 on r: fetch the credential once more (bypassing the cache) and retry once. */
+static void retry_after_401(struct up_req *r)
+{
+	struct upstream *up = r->up;
+	const struct secret *cur = creds_peek(up->creds, up->c->token);
+	long long id = r->id;
+
+	if (r->retried_401) {
+		reauth_required(up, "the connector answered HTTP 401 to a freshly fetched one");
+		r = pending_req(up, id);
+		if (r && r->kind == REQ_USER) {
+			struct buf err = BUF_INIT;
+
+			buf_printf(&err, "connector '%s' needs a new credential: %s - %s", up->c->alias,
+				   buf_str(&up->reason), buf_str(&up->hint));
+			req_finish(r, NULL, 0, NULL, err.data);
+			buf_free(&err);
+		}
+		return;
+	}
+	if (cur && !up->rejected)
+		up->rejected = secret_dup(cur->p, cur->len);
+	r->retried_401 = 1;
+	r->waiting_cred = 1;
+	http_free(r->http);
+	r->http = NULL;
+	need_cred(up, 1);
+}
+
+/* The reply could not be used: r fails (a call gets a sentence; the session fails otherwise). */
+static void reply_failed(struct up_req *r, struct http *h, const char *what)
+{
+	struct upstream *up = r->up;
+
+	if (r->kind == REQ_USER) {
+		/* The model reads this: name the connector and what to do. */
+		struct buf why = BUF_INIT;
+		int dead = h->result == CURLE_COULDNT_CONNECT;
+
+		buf_printf(&why, "connector '%s' failed: %s - %s", up->c->alias, what,
+			   r->rx.refused ? "the server sent what mcpmux cannot pass on safely" :
+			   hint_for(h));
+		req_finish(r, NULL, 0, NULL, why.data);
+		buf_free(&why);
+		/* Refused: the server is gone, not just this call. Reconnect with backoff. */
+		if (dead && up->state == UP_READY && !up->closing)
+			connector_down(up, UP_ERROR, what, "is the server running at that url?");
+		return;
+	}
+	req_finish(r, NULL, 0, NULL, what);
+}
 
 static void on_http_done(struct http *h, void *arg)
 {
 	struct up_req *r = arg;
 	struct upstream *up = r->up;
 	struct buf err = BUF_INIT;
-	int ok = h->result == CURLE_OK && !h->too_big, done;
+	int ok = h->result == CURLE_OK && !h->too_big;
+	long long id = r->id;
 
 	if (r->kind == REQ_POST) {
 		req_free(r);
@@ -599,30 +985,25 @@ static void on_http_done(struct http *h, void *arg)
 		buf_free(&err);
 		return;
 	}
-	if (!r->answered && inbox_each(&r->inbox, up->loop, reply_message, r))
-		return;	/* answered: r was freed, or is freed below when still ours */
+	/* A JSON body is one message, complete now; an event stream's are queued already. */
+	if (!r->answered && h->streaming && !r->rx.sse && ok)
+		rx_end_body(&r->rx);
+	if (!r->answered) {
+		rx_drain(&r->rx);
+		/* Handling a message may have answered r, and freed it with h. */
+		r = req_by_id(up, id);
+		if (!r)
+			return;
+	}
 	if (r->answered) {
 		req_free(r);
 		return;
 	}
 	if (ok && h->status == 401 && up->c->token) {
-		const struct secret *cur = creds_peek(up->creds, up->c->token);
-
-		if (r->retried_401) {
-			reauth_required(up, "the connector answered HTTP 401 to a freshly fetched one");
-			return;
-		}
-		/* Fetch once more, bypassing the cache, and retry this request once. */
-		if (cur && !up->rejected)
-			up->rejected = secret_dup(cur->p, cur->len);
-		r->retried_401 = 1;
-		r->waiting_cred = 1;
-		http_free(r->http);
-		r->http = NULL;
-		need_cred(up, 1);
+		retry_after_401(r);
 		return;
 	}
-	if (ok && h->status != 401 && up->rejected && r->retried_401) {
+	if (ok && up->rejected && r->retried_401) {
 		secret_free(up->rejected);
 		up->rejected = NULL;
 	}
@@ -638,14 +1019,13 @@ static void on_http_done(struct http *h, void *arg)
 		legacy_open(up);
 		return;
 	}
-	if (up->legacy && ok && h->status >= 200 && h->status < 300 &&
-	    (r->kind == REQ_INIT || r->kind == REQ_LIST || r->kind == REQ_USER)) {
+	if (up->legacy && ok && h->status >= 200 && h->status < 300) {
 		/* Legacy: the POST is only accepted; the reply comes on the GET stream. */
 		http_free(r->http);
 		r->http = NULL;
 		return;
 	}
-	if (can_resume(r) && ((ok && h->status == 200 && h->streaming) || (!ok && h->streaming))) {
+	if (can_resume(r) && h->streaming && !r->rx.refused && (ok ? h->status == 200 : 1)) {
 		schedule_resume(r);
 		return;
 	}
@@ -655,36 +1035,15 @@ static void on_http_done(struct http *h, void *arg)
 		session_expired(r);
 		return;
 	}
-	if (ok && h->status == 200 && !h->streaming) {
-		if (h->body.len)
-			one_line_all(h->body.data, h->body.len);
-		up->delivering = &h->body;
-		done = handle_message(r, buf_str(&h->body), h->body.len);
-		up->delivering = NULL;
-		if (done)
-			return;	/* req_finish freed r */
-		buf_puts(&err, json_validate(buf_str(&h->body), h->body.len) ?
-			 "invalid JSON in the response" : "no JSON-RPC response to the request");
-	} else if (ok && h->status == 200) {
+	if (r->rx.refused || (h->streaming && h->result == CURLE_WRITE_ERROR && r->rx.why.len))
+		buf_puts(&err, buf_str(&r->rx.why));
+	else if (ok && h->status == 200 && h->streaming && r->rx.sse)
 		buf_puts(&err, "the event stream ended without a response");
-	} else {
+	else if (ok && h->status == 200)
+		buf_puts(&err, "no JSON-RPC response to the request");
+	else
 		http_describe_error(h, &err);
-	}
-	if (r->kind == REQ_USER) {
-		/* The model reads this: name the connector and what to do. */
-		struct buf why = BUF_INIT;
-		int dead = h->result == CURLE_COULDNT_CONNECT;
-
-		buf_printf(&why, "connector '%s' failed: %s - %s", up->c->alias, err.data, hint_for(h));
-		req_finish(r, NULL, 0, NULL, why.data);
-		buf_free(&why);
-		/* Refused: the server is gone, not just this call. Reconnect with backoff. */
-		if (dead && up->state == UP_READY && !up->closing)
-			connector_down(up, UP_ERROR, err.data, "is the server running at that url?");
-		buf_free(&err);
-		return;
-	}
-	req_finish(r, NULL, 0, NULL, err.data);
+	reply_failed(r, h, err.data);
 	buf_free(&err);
 }
 
@@ -753,6 +1112,7 @@ static struct http *connector_http(struct upstream *up, const char *method, cons
 	struct http *h = http_new(up->loop, method, url);
 	size_t i;
 
+	h->max_body = max_message(up);
 	if (session && up->proto[0])
 		http_header(h, "MCP-Protocol-Version", up->proto);
 	if (session && up->session_id)
@@ -831,8 +1191,9 @@ static void req_send(struct up_req *r)
 	h->on_data = on_stream_data;
 	h->on_done = on_http_done;
 	h->arg = r;
-	sse_free(&r->sse);
-	memset(&r->sse, 0, sizeof(r->sse));
+	/* A new exchange: a new reply (a resumption keeps the old one instead). */
+	rx_free(&r->rx);
+	rx_init(&r->rx, up, r->id, depth_for(r));
 	r->sent = 1;
 	if (http_start(h, r->timeout_ms ? r->timeout_ms + 1000 : 0,
 		       up->cfg->connect_timeout_ms) != 0)
@@ -883,6 +1244,7 @@ static void abort_session_reqs(struct upstream *up)
 	up->nnewtools = 0;
 	up->pages = 0;
 	up->relist = 0;
+	up->skipped_bad = up->skipped_names = up->skipped_cap = 0;
 }
 
 static void on_retry(void *arg)
@@ -892,6 +1254,19 @@ static void on_retry(void *arg)
 	up->retry = NULL;
 	if (up->state == UP_ERROR && !up->closing)
 		start_session(up);
+}
+
+/* An attempt now instead of at the end of the backoff; one at a time (the
+   state is STARTING until it ends, and only ERROR starts one). */
+static void reconnect_now(struct upstream *up)
+{
+	if (up->state != UP_ERROR || up->closing || up->cred_failed)
+		return;
+	if (up->retry)
+		loop_timer_cancel(up->loop, up->retry);
+	up->retry = NULL;
+	log_debug("connector '%s': a call is waiting, connecting again now", up->c->alias);
+	start_session(up);
 }
 
 /* Capped exponential backoff with jitter, so that many mcpmux processes
@@ -965,6 +1340,8 @@ static void on_cred(int ok, const char *err, void *arg)
 		return;
 	}
 	if (!ok || !now) {
+		/* The credential cache paces its own retries: a call does not start one. */
+		up->cred_failed = 1;
 		if (up->rejected)
 			reauth_required(up, err ? err : "it could not be fetched again");
 		else
@@ -972,6 +1349,7 @@ static void on_cred(int ok, const char *err, void *arg)
 				       err ? err : "the credential could not be fetched", "");
 		return;
 	}
+	up->cred_failed = 0;
 	if (up->state == UP_REAUTH) {
 		/* A new credential: start over with a new session; waiting calls follow. */
 		log_info("connector '%s': got a new credential, connecting again", up->c->alias);
@@ -1037,6 +1415,12 @@ static void handle_init_reply(struct up_req *r, const char *msg, size_t n, const
 			       "mcpmux speaks 2024-11-05 to 2025-11-25");
 		return;
 	}
+	if (r->http && r->http->bad_session_id) {
+		/* Sent back on every request, a CR in it would end a header line. */
+		session_failed(up, "the server sent an Mcp-Session-Id that is empty or holds characters "
+			       "other than visible ASCII", "the server is broken: report it to its authors");
+		return;
+	}
 	memcpy(up->proto, j->js + j->tok[pv].start, len);
 	up->proto[len] = '\0';
 	up->server_logging = json_type(j, json_get(j, json_get(j, res, "capabilities"), "logging")) ==
@@ -1064,7 +1448,33 @@ static void send_initialized(struct upstream *up)
 	req_send(l);
 }
 
-static int add_tool(struct upstream *up, const struct json *j, int t)
+
+/* --- listing tools --- */
+
+enum tool_verdict {
+	TOOL_OK,
+	TOOL_BAD,	/* not an object with a string name */
+	TOOL_NAME,	/* a name that cannot be exposed safely */
+	TOOL_CAP	/* past MAX_TOOLS */
+};
+
+/* 1 when the decoded name holds a control character (NUL included): filters,
+   logs and terminals would all read it differently from what it is. */
+static int name_unsafe(const struct buf *name)
+{
+	size_t i = 0, len;
+	unsigned int cp;
+
+	while (i < name->len) {
+		len = json_utf8_next(name->data + i, name->len - i, &cp);
+		if (!len || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return 1;
+		i += len;
+	}
+	return 0;
+}
+
+static enum tool_verdict add_tool(struct upstream *up, const struct json *j, int t)
 {
 	struct up_tool *tool;
 	struct buf name = BUF_INIT;
@@ -1072,20 +1482,24 @@ static int add_tool(struct upstream *up, const struct json *j, int t)
 	int nm = json_get(j, t, "name");
 	int ann = json_get(j, t, "annotations");
 
+	if (up->nnewtools >= MAX_TOOLS)
+		return TOOL_CAP;
 	if (json_type(j, t) != JSMN_OBJECT || json_string(j, nm, &name) || !name.len) {
 		buf_free(&name);
-		return -1;
+		return TOOL_BAD;
 	}
-	if (up->nnewtools >= MAX_TOOLS) {
+	json_span(j, nm, &ns, &ne);
+	if (name_unsafe(&name)) {
+		log_warn("connector '%s': tool %.*s is left out: its name holds a control character",
+			 up->c->alias, (int)(ne - ns > 80 ? 80 : ne - ns), j->js + ns);
 		buf_free(&name);
-		return -1;
+		return TOOL_NAME;
 	}
 	up->newtools = realloc(up->newtools, (up->nnewtools + 1) * sizeof(*up->newtools));
 	if (!up->newtools)
 		abort();
 	tool = &up->newtools[up->nnewtools++];
 	json_span(j, t, &s, &e);
-	json_span(j, nm, &ns, &ne);
 	tool->json_len = e - s;
 	tool->json = malloc(tool->json_len + 1);
 	if (!tool->json)
@@ -1098,7 +1512,19 @@ static int add_tool(struct upstream *up, const struct json *j, int t)
 	tool->read_only = json_is_true(j, json_get(j, ann, "readOnlyHint"));
 	crypto_generichash_update(&up->hashing, (const unsigned char *)tool->json,
 				  tool->json_len);
-	return 0;
+	return TOOL_OK;
+}
+
+/* What the listing left out, said once per listing. */
+static void report_skipped(struct upstream *up)
+{
+	if (up->skipped_bad)
+		log_warn("connector '%s': skipped %zu malformed tool definition%s", up->c->alias,
+			 up->skipped_bad, up->skipped_bad == 1 ? "" : "s");
+	if (up->skipped_cap)
+		log_warn("connector '%s': lists more than %d tools; the other %zu are left out",
+			 up->c->alias, MAX_TOOLS, up->skipped_cap);
+	up->skipped_bad = up->skipped_names = up->skipped_cap = 0;
 }
 
 static void finish_listing(struct upstream *up)
@@ -1106,6 +1532,7 @@ static void finish_listing(struct upstream *up)
 	unsigned char h[crypto_generichash_BYTES];
 	int first = up->latency < 0;
 
+	report_skipped(up);
 	crypto_generichash_final(&up->hashing, h, sizeof(h));
 	if (first || memcmp(h, up->list_hash, sizeof(h)) != 0) {
 		memcpy(up->list_hash, h, sizeof(h));
@@ -1159,9 +1586,21 @@ static void handle_list_reply(struct up_req *r, const struct json *j)
 		session_failed(up, "tools/list returned no tools array", "is this an MCP server with tools?");
 		return;
 	}
-	for (i = 0, k = tools + 1; i < json_size(j, tools); i++, k = json_next(j, k))
-		if (add_tool(up, j, k))
-			log_warn("connector '%s': skipped a malformed tool definition", up->c->alias);
+	for (i = 0, k = tools + 1; i < json_size(j, tools); i++, k = json_next(j, k)) {
+		switch (add_tool(up, j, k)) {
+		case TOOL_OK:
+			break;
+		case TOOL_BAD:
+			up->skipped_bad++;
+			break;
+		case TOOL_NAME:
+			up->skipped_names++;
+			break;
+		case TOOL_CAP:
+			up->skipped_cap++;
+			break;
+		}
+	}
 	up->pages++;
 	if (json_type(j, cur) == JSMN_STRING && up->pages < MAX_PAGES) {
 		struct buf params = BUF_INIT;
@@ -1181,6 +1620,7 @@ static void handle_list_reply(struct up_req *r, const struct json *j)
 	req_free(r);
 	finish_listing(up);
 }
+
 
 /* --- the GET stream: messages the server sends on its own --- */
 
@@ -1203,48 +1643,6 @@ static void relist(struct upstream *up)
 	req_send(r);
 }
 
-/* A message the server sent outside any request's reply. */
-static void handle_server_message(struct upstream *up, const char *msg, size_t n)
-{
-	struct json j;
-	int id, method;
-
-	json_init(&j);
-	if (json_parse(&j, msg, n) == 0 && json_type(&j, 0) == JSMN_OBJECT) {
-		id = json_get(&j, 0, "id");
-		method = json_get(&j, 0, "method");
-		if (method >= 0 && id >= 0 && !json_is_null(&j, id))
-			answer_server_request(up, msg, n, &j);
-		else if (json_streq(&j, method, "notifications/tools/list_changed"))
-			relist(up);
-		else if (method >= 0 && up->ev.notify)
-			up->ev.notify(up, msg, n, &j, up->ev.arg);
-	}
-	json_free(&j);
-}
-
-static int server_message(void *arg, const char *msg, size_t n)
-{
-	handle_server_message(arg, msg, n);
-	return 0;
-}
-
-static void notif_drain(void *arg)
-{
-	struct upstream *up = arg;
-
-	up->notif_inbox.drain = NULL;
-	inbox_each(&up->notif_inbox, up->loop, server_message, up);
-}
-
-static int notif_event(const struct sse_event *ev, void *arg)
-{
-	struct upstream *up = arg;
-
-	inbox_push(&up->notif_inbox, up->loop, ev, notif_drain, up);
-	return 0;
-}
-
 static int notif_want_stream(struct http *h, void *arg)
 {
 	(void)arg;
@@ -1258,7 +1656,7 @@ static int notif_data(struct http *h, const char *data, size_t n, void *arg)
 	(void)h;
 	/* A stream that got through is healthy: the next reopen waits only `retry`. */
 	up->notif_backoff_ms = 0;
-	return sse_feed(&up->notif_sse, data, n) ? 1 : 0;
+	return rx_feed(&up->notif_rx, data, n) ? 1 : 0;
 }
 
 static void notif_reopen(void *arg)
@@ -1273,43 +1671,40 @@ static void notif_done(struct http *h, void *arg)
 {
 	struct upstream *up = arg;
 	CURLcode result = h->result;	/* h is up->notif, freed below */
-	long wait;
+	long status = h->status, wait;
 
-	if (h->status == 404 && up->session_id && up->state == UP_READY && !up->closing) {
+	http_free(up->notif);
+	up->notif = NULL;
+	/* What arrived before the end is handled first (and may change the state). */
+	rx_drain(&up->notif_rx);
+	if (status == 404 && up->session_id && up->state == UP_READY && !up->closing) {
 		/* The session is gone (the server restarted): start a new one now rather
 		   than at the next call, so its notifications are not lost meanwhile. */
-		http_free(up->notif);
-		up->notif = NULL;
 		log_info("connector '%s': session expired, initializing again", up->c->alias);
 		free(up->session_id);
 		up->session_id = NULL;
 		start_session(up);
 		return;
 	}
-	if (h->status == 405 || h->status == 404 || h->status == 400) {
+	if (status == 405 || status == 404 || status == 400) {
 		/* No stream offered (405), or no session to attach it to. */
-		up->notif_none = h->status == 405;
-		log_debug("connector '%s': no notification stream (HTTP %ld)", up->c->alias, h->status);
-		http_free(up->notif);
-		up->notif = NULL;
+		up->notif_none = status == 405;
+		log_debug("connector '%s': no notification stream (HTTP %ld)", up->c->alias, status);
 		return;
 	}
 	if (result == CURLE_COULDNT_CONNECT && up->state == UP_READY && !up->closing) {
-		http_free(up->notif);
-		up->notif = NULL;
 		connector_down(up, UP_ERROR, "connection refused", "is the server running at that url?");
 		return;
 	}
-	http_free(up->notif);
-	up->notif = NULL;
 	if (up->closing || up->state != UP_READY)
 		return;
 	/* A stream that broke reopens at once the first time; one that keeps
 	   breaking waits longer each time. */
 	if (result != CURLE_OK && !up->notif_backoff_ms)
-		up->notif_sse.retry_ms = up->notif_sse.retry_ms >= 0 ? up->notif_sse.retry_ms : 100;
+		up->notif_rx.parser.retry_ms = up->notif_rx.parser.retry_ms >= 0 ?
+					       up->notif_rx.parser.retry_ms : 100;
 	/* Reopen: after the server's retry: hint, and back off while it keeps failing. */
-	wait = up->notif_sse.retry_ms >= 0 ? up->notif_sse.retry_ms : NOTIF_RETRY_MIN_MS;
+	wait = up->notif_rx.parser.retry_ms >= 0 ? up->notif_rx.parser.retry_ms : NOTIF_RETRY_MIN_MS;
 	if (up->notif_backoff_ms > wait)
 		wait = up->notif_backoff_ms;
 	up->notif_backoff_ms = wait * 2 > NOTIF_RETRY_MAX_MS ? NOTIF_RETRY_MAX_MS : wait * 2;
@@ -1320,10 +1715,12 @@ static void notif_open(struct upstream *up)
 {
 	if (up->notif || up->notif_none || up->closing || !up->session_id)
 		return;
-	if (!up->notif_sse.on_event)
-		sse_init(&up->notif_sse, notif_event, up);
+	if (!up->notif_rx.up) {
+		rx_init(&up->notif_rx, up, 0, DEPTH_SHALLOW);
+		rx_start_sse(&up->notif_rx, NULL);
+	}
 	/* The stream lives as long as the session. */
-	up->notif = open_stream(up, 1, up->notif_sse.last_id.data, notif_want_stream,
+	up->notif = open_stream(up, 1, up->notif_rx.parser.last_id.data, notif_want_stream,
 				notif_data, notif_done, up);
 }
 
@@ -1334,10 +1731,8 @@ static void notif_stop(struct upstream *up)
 	if (up->notif_retry)
 		loop_timer_cancel(up->loop, up->notif_retry);
 	up->notif_retry = NULL;
-	inbox_clear(&up->notif_inbox, up->loop);
 	/* A new session starts a new stream: no Last-Event-ID from the old one. */
-	sse_free(&up->notif_sse);
-	memset(&up->notif_sse, 0, sizeof(up->notif_sse));
+	rx_free(&up->notif_rx);
 	up->notif_none = 0;
 	up->notif_backoff_ms = 0;
 }
@@ -1374,41 +1769,6 @@ static char *legacy_endpoint(const struct upstream *up, const char *data)
 	return buf_detach(&b, NULL);
 }
 
-static int legacy_message(void *arg, const char *msg, size_t n)
-{
-	struct upstream *up = arg;
-	struct json j;
-	struct up_req *r;
-	long long id;
-	int method;
-
-	json_init(&j);
-	if (json_parse(&j, msg, n) == 0 && json_type(&j, 0) == JSMN_OBJECT) {
-		method = json_get(&j, 0, "method");
-		if (method < 0 && json_int(&j, json_get(&j, 0, "id"), &id) == 0) {
-			for (r = up->reqs; r; r = r->next)
-				if (r->id == id && !r->answered && (r->kind == REQ_INIT ||
-				    r->kind == REQ_LIST || r->kind == REQ_USER))
-					break;
-			json_free(&j);
-			if (r)
-				handle_message(r, msg, n);
-			return 0;
-		}
-	}
-	json_free(&j);
-	handle_server_message(up, msg, n);
-	return 0;
-}
-
-static void legacy_drain(void *arg)
-{
-	struct upstream *up = arg;
-
-	up->linbox.drain = NULL;
-	inbox_each(&up->linbox, up->loop, legacy_message, up);
-}
-
 static void legacy_send_waiting(void *arg)
 {
 	struct upstream *up = arg;
@@ -1422,24 +1782,28 @@ static void legacy_send_waiting(void *arg)
 	}
 }
 
+/* The endpoint event says where to post; every other event is a message. */
 static int legacy_event(const struct sse_event *ev, void *arg)
 {
-	struct upstream *up = arg;
+	struct rx *x = arg;
+	struct upstream *up = x->up;
 
-	if (strcmp(ev->type, "endpoint") == 0) {
-		free(up->post_url);
+	if (strcmp(ev->type, "endpoint") != 0)
+		return rx_sse_event(ev, arg);
+	rx_next_message(x);
+	free(up->post_url);
+	up->post_url = NULL;
+	/* A URL with a control character (a CR) would not be the URL it seems. */
+	if (!memchr(ev->data, '\r', ev->data_len) && strlen(ev->data) == ev->data_len)
 		up->post_url = legacy_endpoint(up, ev->data);
-		if (!up->post_url) {
-			log_warn("connector '%s': refused a message endpoint on another origin",
-				 up->c->alias);
-			return 1;
-		}
-		/* Requests held for the endpoint go out on the next turn of the loop. */
-		if (!up->lsend)
-			up->lsend = loop_timer_add(up->loop, 0, legacy_send_waiting, up);
-		return 0;
+	if (!up->post_url) {
+		log_warn("connector '%s': refused a message endpoint on another origin",
+			 up->c->alias);
+		return 1;
 	}
-	inbox_push(&up->linbox, up->loop, ev, legacy_drain, up);
+	/* Requests held for the endpoint go out on the next turn of the loop. */
+	if (!up->lsend)
+		up->lsend = loop_timer_add(up->loop, 0, legacy_send_waiting, up);
 	return 0;
 }
 
@@ -1454,7 +1818,7 @@ static int legacy_data(struct http *h, const char *data, size_t n, void *arg)
 	struct upstream *up = arg;
 
 	(void)h;
-	return sse_feed(&up->lsse, data, n) ? 1 : 0;
+	return rx_feed(&up->lrx, data, n) ? 1 : 0;
 }
 
 static void legacy_done(struct http *h, void *arg)
@@ -1463,7 +1827,9 @@ static void legacy_done(struct http *h, void *arg)
 	struct buf why = BUF_INIT;
 	const char *hint;
 
-	if (h->result == CURLE_OK && h->status == 200 && h->streaming)
+	if (up->lrx.refused || (h->result == CURLE_WRITE_ERROR && up->lrx.why.len))
+		buf_puts(&why, buf_str(&up->lrx.why));
+	else if (h->result == CURLE_OK && h->status == 200 && h->streaming)
 		buf_puts(&why, "the HTTP+SSE event stream closed");
 	else if (h->result == CURLE_OK && h->status == 200)
 		buf_puts(&why, "neither Streamable HTTP nor HTTP+SSE: the GET is not an event stream");
@@ -1472,6 +1838,7 @@ static void legacy_done(struct http *h, void *arg)
 	hint = hint_for(h);	/* before h (up->lstream) is freed */
 	http_free(up->lstream);
 	up->lstream = NULL;
+	rx_drain(&up->lrx);
 	if (!up->closing)
 		connector_down(up, UP_ERROR, why.data, hint);
 	buf_free(&why);
@@ -1481,8 +1848,9 @@ static void legacy_open(struct upstream *up)
 {
 	if (up->lstream)
 		return;
-	sse_free(&up->lsse);
-	sse_init(&up->lsse, legacy_event, up);
+	rx_free(&up->lrx);
+	rx_init(&up->lrx, up, 0, DEPTH_LIST);
+	rx_start_sse(&up->lrx, legacy_event);
 	free(up->post_url);
 	up->post_url = NULL;
 	up->lstream = open_stream(up, 0, NULL, legacy_want_stream, legacy_data, legacy_done, up);
@@ -1495,12 +1863,11 @@ static void legacy_stop(struct upstream *up)
 	if (up->lsend)
 		loop_timer_cancel(up->loop, up->lsend);
 	up->lsend = NULL;
-	inbox_clear(&up->linbox, up->loop);
-	sse_free(&up->lsse);
-	memset(&up->lsse, 0, sizeof(up->lsse));
+	rx_free(&up->lrx);
 	free(up->post_url);
 	up->post_url = NULL;
 }
+
 
 /* --- public --- */
 
@@ -1600,6 +1967,13 @@ struct up_req *upstream_request(struct upstream *up, const char *method,
 		r->deadline = loop_timer_add(up->loop, 0, fail_later, r);
 		return r;
 	}
+	if (up->state == UP_ERROR && !up->closing && !up->cred_failed) {
+		/* Waiting for the next attempt: the server may be back (a laptop woke
+		   up, a restart), so try now and let this call wait for it. */
+		r->waiting = 1;
+		reconnect_now(up);
+		return r;
+	}
 	if (up->state == UP_ERROR || up->state == UP_DISABLED || up->closing) {
 		/* Answer on the next turn of the loop, never inside the caller. */
 		buf_printf(&r->failure, "connector '%s' is %s%s%s", up->c->alias,
@@ -1616,11 +1990,24 @@ struct up_req *upstream_request(struct upstream *up, const char *method,
 
 int upstream_wake(struct upstream *up)
 {
-	if (up->state != UP_REAUTH || up->closing || loop_now() < up->reauth_probe || up->cred_wait)
+	if (up->closing)
+		return 0;
+	if (up->state == UP_ERROR) {
+		if (up->cred_failed)
+			return 0;
+		reconnect_now(up);
+		return 1;
+	}
+	if (up->state != UP_REAUTH || loop_now() < up->reauth_probe || up->cred_wait)
 		return 0;
 	up->reauth_probe = loop_now() + REAUTH_PROBE_MS;
 	need_cred(up, 1);
 	return 1;
+}
+
+int upstream_busy(const struct upstream *up)
+{
+	return up->state == UP_STARTING || (up->state == UP_REAUTH && up->cred_wait);
 }
 
 void upstream_cancel(struct upstream *up, struct up_req *r, const char *reason)
@@ -1706,6 +2093,7 @@ void upstream_free(struct upstream *up)
 	if (up->retry)
 		loop_timer_cancel(up->loop, up->retry);
 	buf_free(&up->logged);
+	buf_free(&up->refusal_logged);
 	free(up->client_caps);
 	free(up->log_level);
 	buf_free(&up->reason);

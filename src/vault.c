@@ -42,6 +42,7 @@ struct vault {
 	char *base;			/* address without a trailing slash */
 	char *ns;			/* namespace, or NULL */
 	char *ca;			/* CA bundle, or NULL */
+	int direct;			/* on loopback: never through a proxy */
 	struct secret *token;		/* the vault token */
 	enum token_state tstate;
 	struct http *auth;		/* login, lookup-self or renew-self in flight */
@@ -69,6 +70,16 @@ static const char *env2(const char *bao, const char *vault)
 		return v;
 	v = getenv(vault);
 	return v && *v ? v : NULL;
+}
+
+/* Where vault_new() took the address from, for its messages. */
+static const char *addr_source(const struct config *cfg)
+{
+	const char *bao = getenv("BAO_ADDR");
+
+	if (cfg->vault.address)
+		return "[vault] address";
+	return bao && *bao ? "BAO_ADDR" : "VAULT_ADDR";
 }
 
 /* --- time --- */
@@ -166,6 +177,10 @@ static struct http *vault_http(struct vault *v, const char *method, const char *
 	}
 	if (v->ca)
 		curl_easy_setopt(h->easy, CURLOPT_CAINFO, v->ca);
+	/* http:// is allowed to loopback because the token stays on this machine;
+	   $http_proxy would carry it off in clear text. */
+	if (v->direct)
+		curl_easy_setopt(h->easy, CURLOPT_NOPROXY, "*");
 	return h;
 }
 
@@ -342,9 +357,13 @@ static void read_done_ok(struct vault_read *r, struct http *h)
 	}
 	if (json_type(&j, f) != JSMN_STRING || json_string(&j, f, &val) || !val.len) {
 		buf_wipe(&val);
-		buf_printf(&val, "%s: %s", what.data, r->kind == 'o' ?
-			   "the broker returned no access_token" :
-			   "the field is missing or not a string in the vault's answer");
+		if (j.err == JSON_ERR_DUPKEY)
+			buf_printf(&val, "%s: the vault's answer holds a key twice in one object; "
+				   "refusing it (which value is meant cannot be known)", what.data);
+		else
+			buf_printf(&val, "%s: %s", what.data, r->kind == 'o' ?
+				   "the broker returned no access_token" :
+				   "the field is missing or not a string in the vault's answer");
 		json_free(&j);
 		read_fail(r, VAULT_ERR_CONFIG, val.data);
 		buf_free(&val);
@@ -688,6 +707,7 @@ struct vault *vault_new(struct loop *loop, const struct config *cfg, struct buf 
 	const char *ns = cfg->vault.namespace_ ? cfg->vault.namespace_ :
 			 env2("BAO_NAMESPACE", "VAULT_NAMESPACE");
 	const char *ca = cfg->vault.ca_file ? cfg->vault.ca_file : env2("BAO_CACERT", "VAULT_CACERT");
+	struct buf why = BUF_INIT;
 	struct vault *v;
 	size_t n;
 
@@ -695,10 +715,9 @@ struct vault *vault_new(struct loop *loop, const struct config *cfg, struct buf 
 		buf_puts(err, "[vault] type = hashicorp needs address = https://... (or BAO_ADDR / VAULT_ADDR)");
 		return NULL;
 	}
-	if (strncasecmp(addr, "https://", 8) != 0 &&
-	    !(strncasecmp(addr, "http://", 7) == 0 && config_is_loopback_url(addr))) {
-		buf_printf(err, "vault address %s: https:// is required (http:// only to 127.0.0.1, "
-			   "[::1] or localhost)", addr);
+	if (config_check_vault_url(addr, &why) != 0) {
+		buf_printf(err, "%s %s", addr_source(cfg), buf_str(&why));
+		buf_free(&why);
 		return NULL;
 	}
 	v = calloc(1, sizeof(*v));
@@ -712,6 +731,7 @@ struct vault *vault_new(struct loop *loop, const struct config *cfg, struct buf 
 		v->base[--n] = '\0';
 	v->ns = ns ? xstrdup(ns) : NULL;
 	v->ca = ca ? xstrdup(ca) : NULL;
+	v->direct = config_is_loopback_url(addr);
 	return v;
 }
 

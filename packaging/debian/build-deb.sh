@@ -40,6 +40,9 @@ make --no-print-directory install DESTDIR="$ROOT/$PKG" PREFIX=/usr >/dev/null
 doc=$PKG/usr/share/doc/mcpmux
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$PKG/usr/bin/mcpmux"
 gzip -9n "$PKG/usr/share/man/man1/mcpmux.1" "$PKG/usr/share/man/man5/mcpmux.ini.5"
+# The license is in copyright, which points to /usr/share/common-licenses/Apache-2.0:
+# a second copy is what lintian calls extra-license-file.
+rm "$doc/LICENSE"
 install -m 0644 "$SRC/copyright" "$doc/copyright"
 gzip -9n -c "$SRC/changelog" >"$doc/changelog.Debian.gz"
 gzip -9n -c README.md >"$doc/README.md.gz"

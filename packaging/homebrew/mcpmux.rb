@@ -5,15 +5,14 @@
 # refuses on a Mac instead of failing half-way through the build.
 #
 # Before publishing it in a tap: replace the url and sha256 placeholders below
-# with a released tarball (`shasum -a 256 mcpmux-0.1.0.tar.gz`), and set
-# `license` once the project has chosen one.
+# with a released tarball (`shasum -a 256 mcpmux-0.1.0.tar.gz`).
 class Mcpmux < Formula
   desc "One stdio MCP server in front of many remote MCP servers"
   homepage "https://example.invalid/mcpmux"
   # PLACEHOLDER: the release tarball's URL and its SHA-256.
   url "https://example.invalid/mcpmux/mcpmux-0.1.0.tar.gz"
   sha256 "0000000000000000000000000000000000000000000000000000000000000000"
-  # license: not chosen yet (no LICENSE file in the project)
+  license "Apache-2.0"
 
   depends_on "jsmn" => :build # a single header, jsmn.h
   depends_on "pkg-config" => :build

@@ -20,8 +20,9 @@
  *     removed cannot, no (broker, id) twice, nothing past its deadline plus
  *     the grace after expiry;
  *   - the screen: at most height rows of at most width columns, one style
- *     byte per row, and only safe text (valid UTF-8, no control, C1 or
- *     invisible or bidirectional format character) whatever the broker sent.
+ *     byte per row, and only safe text (valid UTF-8, no control, format,
+ *     bidi, tag or variation selector character, by a list written here and
+ *     by approve_unsafe_char) whatever the broker sent.
  */
 #include "fuzz.h"
 
@@ -45,12 +46,21 @@ struct session {
 	struct fuzz_rng rng;
 };
 
-/* The characters a terminal must not get (include/approve_ui.h). */
+/*
+ * Characters a terminal must not get (include/approve_ui.h), written out
+ * here independently: C0, DEL, C1; format characters (Cf) including every
+ * bidi control; the tags block; the variation selectors. Not every Cf point
+ * is listed, but none listed may reach the screen.
+ */
 static int unsafe(unsigned int cp)
 {
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x200b && cp <= 0x200f) ||
-	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff ||
-	       (cp >= 0xfff9 && cp <= 0xfffb);
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0xad ||
+	       (cp >= 0x600 && cp <= 0x605) || cp == 0x61c || cp == 0x6dd || cp == 0x70f ||
+	       cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206f) ||
+	       (cp >= 0xfe00 && cp <= 0xfe0f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
+	       (cp >= 0x1d173 && cp <= 0x1d17a) || (cp >= 0xe0000 && cp <= 0xe007f) ||
+	       (cp >= 0xe0100 && cp <= 0xe01ef);
 }
 
 static void check_decision(const char *line, size_t n, int rc, const char *id, size_t idn,
@@ -125,7 +135,8 @@ static void check_screen(const struct approve_screen *s, size_t width, size_t he
 		for (i = 0; p + i < nl; i += len) {
 			len = json_utf8_next(p + i, (size_t)(nl - p) - i, &cp);
 			FUZZ_CHECK(len, "row %zu holds invalid UTF-8", rows);
-			FUZZ_CHECK(!unsafe(cp), "row %zu holds U+%04X", rows, cp);
+			FUZZ_CHECK(!unsafe(cp) && !approve_unsafe_char(cp), "row %zu holds U+%04X",
+				   rows, cp);
 		}
 		rows++;
 	}
@@ -137,6 +148,7 @@ static void check_screen(const struct approve_screen *s, size_t width, size_t he
 
 static void render(struct session *se, const char *line, size_t n)
 {
+	static const char *const dirs[] = { "/run/user/1000/mcpmux", "/tmp/mcpmux-1000" };
 	uint64_t x = fuzz_rng_next(&se->rng);
 	size_t width = 1 + (size_t)(x % 140), height = 1 + (size_t)((x >> 8) % 50), total, k;
 	const char *servers[NCONN];
@@ -148,7 +160,10 @@ static void render(struct session *se, const char *line, size_t n)
 	memset(&v, 0, sizeof(v));
 	v.q = &se->q;
 	v.hist = (x >> 16) & 1 ? &se->hist : NULL;
-	v.dir = "/run/user/1000/mcpmux";
+	v.dirs = dirs;
+	v.ndirs = (size_t)((x >> 22) % 3);
+	v.nexited = (size_t)((x >> 25) % 3);
+	v.last_exited = 4242;
 	for (k = 0; k < NCONN; k++)
 		servers[k] = se->agent[k] ? se->agent[k] : "pid 4242  unknown agent";
 	v.servers = servers;

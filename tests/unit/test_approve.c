@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "approve_ui.h"
+#include "rundir.h"
 
 /* Two brokers: only their addresses matter to the queue. */
 static const int conn_a, conn_b;
@@ -46,9 +49,9 @@ static struct approve_req *req(const void *conn, const char *text, long long now
 	return r;
 }
 
-/* A request line with this id, tool and remaining_ms. */
-static struct approve_req *req_simple(const void *conn, const char *id, const char *tool,
-				      long long remaining, long long now)
+/* A request line with this id, tool, timeout_ms and remaining_ms. */
+static struct approve_req *req_timed(const void *conn, const char *id, const char *tool,
+				     long long timeout, long long remaining, long long now)
 {
 	char text[512];
 
@@ -56,8 +59,15 @@ static struct approve_req *req_simple(const void *conn, const char *id, const ch
 		 "{\"type\":\"request\",\"id\":\"%s\",\"agent\":\"claude-ai 0.9.1\","
 		 "\"connector\":\"linear\",\"tool\":\"%s\",\"upstream_tool\":\"create_issue\","
 		 "\"label\":\"write\",\"arguments\":{\"title\":\"Fix login\",\"teamId\":\"ENG\"},"
-		 "\"timeout_ms\":120000,\"remaining_ms\":%lld}", id, tool, remaining);
+		 "\"timeout_ms\":%lld,\"remaining_ms\":%lld}", id, tool, timeout, remaining);
 	return req(conn, text, now);
+}
+
+/* A call asked at `now` with remaining_ms to go. */
+static struct approve_req *req_simple(const void *conn, const char *id, const char *tool,
+				      long long remaining, long long now)
+{
+	return req_timed(conn, id, tool, remaining, remaining, now);
 }
 
 /* --- countdown --- */
@@ -222,6 +232,147 @@ static void test_cols_and_cut(void **state)
 	buf_free(&b);
 }
 
+/* --- characters that never reach the terminal raw --- */
+
+/*
+ * Test data from the Unicode standard, independent of approve_ui.c's table:
+ * the format characters (General_Category = Cf) as Python's unicodedata
+ * lists them (Unicode 14.0.0; python3 -c 'import unicodedata; ...
+ * unicodedata.category(chr(c)) == "Cf"'), the bidi controls (PropList.txt,
+ * Bidi_Control), the tags block, the variation selectors (Variation_Selector)
+ * and the Mongolian free variation selectors.
+ */
+static const struct { unsigned int lo, hi; } hidden_classes[] = {
+	/* Cf */
+	{ 0x00ad, 0x00ad }, { 0x0600, 0x0605 }, { 0x061c, 0x061c }, { 0x06dd, 0x06dd },
+	{ 0x070f, 0x070f }, { 0x0890, 0x0891 }, { 0x08e2, 0x08e2 }, { 0x180e, 0x180e },
+	{ 0x200b, 0x200f }, { 0x202a, 0x202e }, { 0x2060, 0x2064 }, { 0x2066, 0x206f },
+	{ 0xfeff, 0xfeff }, { 0xfff9, 0xfffb }, { 0x110bd, 0x110bd }, { 0x110cd, 0x110cd },
+	{ 0x13430, 0x13438 }, { 0x1bca0, 0x1bca3 }, { 0x1d173, 0x1d17a }, { 0xe0001, 0xe0001 },
+	{ 0xe0020, 0xe007f },
+	/* Bidi_Control */
+	{ 0x061c, 0x061c }, { 0x200e, 0x200f }, { 0x202a, 0x202e }, { 0x2066, 0x2069 },
+	/* the tags block */
+	{ 0xe0000, 0xe007f },
+	/* Variation_Selector, and the Mongolian free variation selectors */
+	{ 0x180b, 0x180d }, { 0x180f, 0x180f }, { 0xfe00, 0xfe0f }, { 0xe0100, 0xe01ef },
+};
+
+/* cp as UTF-8 into s (at least 5 bytes), NUL-terminated; returns its length. */
+static size_t utf8_put(char *s, unsigned int cp)
+{
+	size_t n;
+
+	if (cp < 0x80) {
+		s[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		s[0] = (char)(0xc0 | cp >> 6);
+		s[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		s[0] = (char)(0xe0 | cp >> 12);
+		s[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		s[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		s[0] = (char)(0xf0 | cp >> 18);
+		s[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+		s[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+		s[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	s[n] = '\0';
+	return n;
+}
+
+/* What approve_cut() makes of the one character cp, between two letters. */
+static void cut_one(struct buf *b, unsigned int cp)
+{
+	char s[8];
+	size_t n;
+
+	s[0] = 'x';
+	n = 1 + utf8_put(s + 1, cp);
+	s[n++] = 'y';
+	buf_reset(b);
+	approve_cut(b, s, n, 80);
+}
+
+static void test_hidden_classes(void **state)
+{
+	static const unsigned int kept[] = { 0x301, 0x628, 0x65e5, 0x1f600, 0xe01f0 };
+	struct buf b = BUF_INIT;
+	unsigned int cp, bad = 0;
+	size_t k;
+
+	for (k = 0; k < sizeof(hidden_classes) / sizeof(hidden_classes[0]); k++) {
+		for (cp = hidden_classes[k].lo; cp <= hidden_classes[k].hi; cp++) {
+			cut_one(&b, cp);
+			if (strcmp(buf_str(&b), "x?y") != 0) {
+				if (bad++ < 20)
+					print_message("U+%04X is not made '?'\n", cp);
+			}
+		}
+	}
+	if (bad)
+		fail_msg("%u invisible or reordering characters reach the terminal raw", bad);
+	/* Ordinary text stays as it is. */
+	for (cp = 0x20; cp < 0x250; cp++) {
+		if (cp == 0x7f)
+			cp = 0xa0;
+		if (cp == 0xad)
+			continue;
+		cut_one(&b, cp);
+		if (buf_str(&b)[1] == '?' && cp != '?')
+			fail_msg("U+%04X became '?'", cp);
+	}
+	/* Combining acute, Arabic letter, CJK, an emoji, past the last selector. */
+	for (k = 0; k < sizeof(kept) / sizeof(kept[0]); k++) {
+		cut_one(&b, kept[k]);
+		if (buf_str(&b)[1] == '?')
+			fail_msg("U+%04X became '?'", kept[k]);
+	}
+	buf_free(&b);
+}
+
+/* --- who may approve (src/rundir.c) --- */
+
+static long stat_ppid(const char *text)
+{
+	return rundir_stat_ppid(text, strlen(text));
+}
+
+static void test_stat_ppid(void **state)
+{
+	assert_int_equal(stat_ppid("4242 (node) S 17 4242 17 0 -1 4194560 ...\n"), 17);
+	/* COMM may hold spaces, parentheses and what looks like the next fields. */
+	assert_int_equal(stat_ppid("4242 (a b) S 1 2) R 99 ) S 18 4242 0\n"), 18);
+	assert_int_equal(stat_ppid("4242 ()) S 19 1 1\n"), 19);
+	assert_int_equal(stat_ppid("4242 (x\n) Z 20 0\n"), 20);
+	assert_int_equal(stat_ppid("1 (init) S 0 1 1 0\n"), 0);
+	/* Anything else does not parse. */
+	assert_int_equal(stat_ppid(""), -1);
+	assert_int_equal(stat_ppid("4242 node S 17 4242"), -1);
+	assert_int_equal(stat_ppid("4242 (node) S"), -1);
+	assert_int_equal(stat_ppid("4242 (node) S -5 1"), -1);
+	assert_int_equal(stat_ppid("4242 (node) S 17"), -1);		/* cut short */
+	assert_int_equal(stat_ppid("4242 (node)  S 17 1"), -1);
+	assert_int_equal(stat_ppid("4242 (node) S 99999999999999999999999 1"), -1);
+}
+
+static void test_descends_from(void **state)
+{
+	long me = (long)getpid(), parent = (long)getppid();
+
+	assert_int_equal(rundir_descends_from(me, me), 1);
+	assert_int_equal(rundir_descends_from(me, parent), 1);
+	assert_int_equal(rundir_descends_from(parent, me), 0);
+	assert_int_equal(rundir_descends_from(1, me), 0);
+	/* No such process: not known, so not trusted. */
+	assert_int_equal(rundir_descends_from(0x7ffffffe, 1), -1);
+}
+
 /* --- requests and the queue --- */
 
 static void test_req_new(void **state)
@@ -340,6 +491,27 @@ static void test_queue_order(void **state)
 	assert_int_equal(q.n, 0);
 }
 
+/* Calls already waiting in two brokers line up by when they were asked. */
+static void test_queue_asked_order(void **state)
+{
+	struct approve_queue q;
+	char ids[128];
+
+	approve_queue_init(&q);
+	/* Attached to a first: its calls arrive first, but were asked later. */
+	approve_queue_add(&q, req_timed(&conn_a, "1", "t", 120000, 119000, 5000));	/* at 4000 */
+	approve_queue_add(&q, req_timed(&conn_a, "2", "t", 120000, 119500, 5000));	/* 4500 */
+	approve_queue_add(&q, req_timed(&conn_b, "1", "t", 120000, 100000, 5000));	/* -15000 */
+	approve_queue_add(&q, req_timed(&conn_b, "2", "t", 120000, 119200, 5000));	/* 4200 */
+	/* Asked just now, and with no times at all: last. */
+	approve_queue_add(&q, req_timed(&conn_b, "3", "t", 120000, 120000, 6000));
+	approve_queue_add(&q, req(&conn_a, "{\"id\":\"3\"}", 6000));
+	queue_ids(&q, ids, sizeof(ids));
+	assert_string_equal(ids, "b1 a1 b2 a2 b3 a3");
+	assert_int_equal(q.head->asked, -15000);
+	approve_queue_free(&q);
+}
+
 static void test_queue_expire_and_tick(void **state)
 {
 	struct approve_queue q;
@@ -426,13 +598,16 @@ static void test_render_waiting(void **state)
 	struct approve_history h = { { NULL }, { 0 } };
 	struct approve_screen s;
 	const char *servers[] = { "pid 4242  claude-ai 0.9.1", "pid 4300  cursor 1.2" };
-	struct approve_view v = { &q, &h, "/run/user/1000/mcpmux", NULL, 0, NULL, 0, NULL, 0 };
+	const char *dirs[] = { "/run/user/1000/mcpmux", "/tmp/mcpmux-1000" };
+	struct approve_view v = { .q = &q, .hist = &h, .dirs = dirs, .ndirs = 2 };
 
 	approve_queue_init(&q);
 	approve_screen_init(&s, 80, 24);
 	approve_render(&s, &v);
 	check_screen(&s);
 	assert_has(&s, "no mcpmux serve running yet; waiting...");
+	assert_has(&s, "watching /run/user/1000/mcpmux\n");
+	assert_has(&s, "     and /tmp/mcpmux-1000\n");
 	v.servers = servers;
 	v.nservers = 2;
 	v.notice = "removed a stale socket: serve-1.sock";
@@ -444,6 +619,18 @@ static void test_render_waiting(void **state)
 	assert_has(&s, "pid 4300  cursor 1.2");
 	assert_has(&s, "allowed once: linear__create_issue");
 	assert_has(&s, "removed a stale socket");
+	/* After the serves exited: not "not running yet". */
+	v.servers = NULL;
+	v.nservers = 0;
+	v.nexited = 1;
+	v.last_exited = 4242;
+	approve_render(&s, &v);
+	check_screen(&s);
+	assert_has_not(&s, "no mcpmux serve running yet");
+	assert_has(&s, "the mcpmux serve (pid 4242) exited; waiting for one to start...");
+	v.nexited = 2;
+	approve_render(&s, &v);
+	assert_has(&s, "2 mcpmux serves exited (the last: pid 4242); waiting for one to start...");
 	approve_screen_free(&s);
 	approve_history_free(&h);
 }
@@ -453,7 +640,7 @@ static void test_render_request(void **state)
 	struct approve_queue q;
 	struct approve_history h = { { NULL }, { 0 } };
 	struct approve_screen s;
-	struct approve_view v = { &q, &h, "/d", NULL, 0, NULL, 8000, NULL, 0 };
+	struct approve_view v = { .q = &q, .hist = &h, .now = 8000 };
 
 	approve_queue_init(&q);
 	approve_queue_add(&q, req_simple(&conn_a, "17", "linear__create_issue", 120000, 0));
@@ -481,7 +668,7 @@ static void test_render_cut_string_only(void **state)
 	struct approve_queue q;
 	struct approve_screen s;
 	struct buf text = BUF_INIT;
-	struct approve_view v = { &q, NULL, "/d", NULL, 0, NULL, 0, NULL, 0 };
+	struct approve_view v = { .q = &q };
 	size_t k;
 
 	approve_queue_init(&q);
@@ -507,7 +694,7 @@ static void test_render_long_args(void **state)
 	struct approve_queue q;
 	struct approve_screen s;
 	struct buf text = BUF_INIT;
-	struct approve_view v = { &q, NULL, "/d", NULL, 0, NULL, 0, NULL, 0 };
+	struct approve_view v = { .q = &q };
 	size_t k;
 
 	approve_queue_init(&q);
@@ -567,7 +754,7 @@ static void test_render_narrow(void **state)
 	struct approve_queue q;
 	struct approve_history h = { { NULL }, { 0 } };
 	struct approve_screen s;
-	struct approve_view v = { &q, &h, "/d", NULL, 0, "a notice", 0, NULL, 0 };
+	struct approve_view v = { .q = &q, .hist = &h, .notice = "a notice" };
 	size_t w, hgt;
 
 	approve_queue_init(&q);
@@ -605,10 +792,14 @@ int main(void)
 		cmocka_unit_test(test_pretty_max_lines),
 		cmocka_unit_test(test_pretty_deep),
 		cmocka_unit_test(test_cols_and_cut),
+		cmocka_unit_test(test_hidden_classes),
+		cmocka_unit_test(test_stat_ppid),
+		cmocka_unit_test(test_descends_from),
 		cmocka_unit_test(test_req_new),
 		cmocka_unit_test(test_req_defaults),
 		cmocka_unit_test(test_req_big_args),
 		cmocka_unit_test(test_queue_order),
+		cmocka_unit_test(test_queue_asked_order),
 		cmocka_unit_test(test_queue_expire_and_tick),
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_render_waiting),

@@ -688,3 +688,32 @@ export const BASE_TOOLS = ['echo', 'add', 'sleep', 'rich', 'big_schema'];
 export function linesMentioning(text, word) {
   return text.split('\n').filter((l) => l.includes(word));
 }
+
+export const HOSTILE_SERVER = path.join(NODE_DIR, 'servers', 'hostile-server.mjs');
+
+/**
+ * Starts servers/hostile-server.mjs (raw HTTP, sends what a real SDK would
+ * not) with a plan (see the server's header). Returns {port, url, pid, stop(),
+ * log() (every MCP request it got), setPlan(plan), push(data) (a raw event
+ * on the open GET streams)}.
+ */
+export async function startHostile(plan = {}, { timeout = 10000 } = {}) {
+  const { proc, port, exited, stderr } = await spawnListening(HOSTILE_SERVER,
+    ['--port', '0', '--plan', JSON.stringify(plan)], 'hostile-server', timeout);
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    port,
+    url: `${base}/mcp`,
+    pid: proc.pid,
+    proc,
+    exited,
+    stderr,
+    async stop() {
+      killPid(proc.pid);
+      await withTimeout(exited, 3000, `exit of hostile-server pid ${proc.pid}`);
+    },
+    log: () => getJson(`${base}/admin/log`),
+    setPlan: (p) => postJson(`${base}/admin/plan`, p),
+    push: (data) => postJson(`${base}/admin/push`, { data }),
+  };
+}

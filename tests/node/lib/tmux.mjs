@@ -4,17 +4,17 @@
 //    capture-pane and types keys with send-keys;
 //  - BrokerClient: a bare client of the approval protocol
 //    (docs/approval-protocol.md) on a `mcpmux serve` broker socket, to watch
-//    the messages and send decisions without a screen;
+//    the messages and send decisions without a screen; it runs in a process
+//    outside the test's process tree, since serve refuses the agent's own;
 //  - small readers for the audit log.
 //
 // Every tmux server started here is killed at the end of the test file
 // (`tmux kill-session`, `kill-server`, then SIGKILL by PID for anything left),
 // and every wait is bounded.
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
@@ -193,6 +193,24 @@ process.on('exit', () => {
   }
 });
 
+// ------------------------------------------------------------ hidden characters
+
+/**
+ * Every code point that must never reach a terminal raw because it hides or
+ * reorders text, enumerated with this Node's Unicode data: the format
+ * characters (Cf), the bidi controls, the variation selectors (with the
+ * Mongolian free variation selectors) and the whole tags block.
+ */
+export function hiddenCodePoints() {
+  const re = /^[\p{Cf}\p{Bidi_Control}\p{Variation_Selector}]$/u;
+  const out = [];
+  for (let cp = 0; cp < 0x110000; cp++) {
+    if (cp >= 0xd800 && cp <= 0xdfff) continue;
+    if (re.test(String.fromCodePoint(cp)) || (cp >= 0xe0000 && cp <= 0xe007f)) out.push(cp);
+  }
+  return out;
+}
+
 // ------------------------------------------------------------ broker socket
 
 /** The broker socket of the `mcpmux serve` with this pid, under runtimeDir. */
@@ -202,7 +220,75 @@ export function brokerSocket(runtimeDir, pid) {
 
 const clients = new Set();
 
-/** A bare approval-protocol client (acts as a terminal that never looks at a screen). */
+// The protocol client's process: started with `setsid -f`, so that once
+// setsid has exited it runs outside this process's tree (mcpmux serve refuses
+// approvers that run under the agent that started it, and this test process
+// is that agent). It waits until no ancestor of its own is the test process,
+// connects, and relays as JSON lines: to stdout {"t":"pid"}, {"t":"connected"}
+// or {"t":"error"}, {"t":"line"} for each line from the broker, {"t":"closed"};
+// from fd 3, each line goes to the broker as is. (Not stdin: node destroys a
+// child's stdin once the child, here setsid, has exited.)
+const CLIENT_JS = `
+const fs = require('fs');
+const net = require('net');
+const [sockPath, agentPid] = process.argv.slice(1).map((x, i) => (i ? Number(x) : x));
+const out = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+// /proc/PID/stat is "PID (COMM) STATE PPID ...", and COMM may hold ')'.
+const ppid = (pid) => {
+  const t = fs.readFileSync('/proc/' + pid + '/stat', 'utf8');
+  return Number(t.slice(t.lastIndexOf(')') + 2).split(' ')[1]);
+};
+const under = () => {
+  for (let pid = process.pid; pid > 1; pid = ppid(pid)) if (pid === agentPid) return true;
+  return false;
+};
+out({ t: 'pid', pid: process.pid });
+const deadline = Date.now() + 10000;
+const start = () => {
+  if (under()) {
+    if (Date.now() > deadline) {
+      out({ t: 'error', code: 'still under the test process' });
+      process.exit(1);
+    }
+    setTimeout(start, 10);
+    return;
+  }
+  const s = net.connect(sockPath);
+  let buf = '';
+  s.setEncoding('utf8');
+  s.on('connect', () => out({ t: 'connected', ppid: ppid(process.pid) }));
+  s.on('error', (e) => out({ t: 'error', code: e.code }));
+  s.on('data', (d) => {
+    buf += d;
+    for (let i = buf.indexOf('\\n'); i !== -1; i = buf.indexOf('\\n')) {
+      out({ t: 'line', line: buf.slice(0, i) });
+      buf = buf.slice(i + 1);
+    }
+  });
+  s.on('close', () => {
+    out({ t: 'closed' });
+    process.exit(0);
+  });
+  let inBuf = '';
+  const ctl = new net.Socket({ fd: 3, readable: true, writable: false });
+  ctl.setEncoding('utf8');
+  ctl.on('data', (d) => {
+    inBuf += d;
+    for (let i = inBuf.indexOf('\\n'); i !== -1; i = inBuf.indexOf('\\n')) {
+      s.write(inBuf.slice(0, i + 1));
+      inBuf = inBuf.slice(i + 1);
+    }
+  });
+  ctl.on('end', () => process.exit(0));
+};
+start();
+`;
+
+/**
+ * A bare approval-protocol client (acts as a terminal that never looks at a
+ * screen). It runs in a process of its own outside the test process's tree
+ * (see CLIENT_JS), as a human's `mcpmux approve` does; .pid is that process.
+ */
 export class BrokerClient {
   static async connect(sockPath, { timeout = 5000 } = {}) {
     await waitUntil(() => fs.existsSync(sockPath), { timeout, what: `the broker socket ${sockPath}` });
@@ -210,35 +296,62 @@ export class BrokerClient {
     c.messages = [];
     c.waiters = new Set();
     c.closed = false;
-    c.sock = net.connect(sockPath);
+    c.events = [];
+    c.proc = spawn('setsid', ['-f', process.execPath, '-e', CLIENT_JS, sockPath, String(process.pid)], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
     clients.add(c);
-    await withTimeout(new Promise((resolve, reject) => {
-      c.sock.once('connect', resolve);
-      c.sock.once('error', reject);
-    }), timeout, `connect to ${sockPath}`);
-    c.sock.on('error', () => {});
-    c.sock.on('close', () => {
+    c.ctl = c.proc.stdio[3];
+    c.ctl.on('error', () => {});
+    let stderr = '';
+    c.proc.stderr.setEncoding('utf8');
+    c.proc.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    let buf = '';
+    c.proc.stdout.setEncoding('utf8');
+    c.proc.stdout.on('data', (d) => {
+      buf += d;
+      for (let i = buf.indexOf('\n'); i !== -1; i = buf.indexOf('\n')) {
+        const ev = JSON.parse(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+        c.#event(ev);
+      }
+    });
+    c.proc.stdout.on('close', () => {
       c.closed = true;
       c.#wake();
     });
-    let buf = '';
-    c.sock.setEncoding('utf8');
-    c.sock.on('data', (d) => {
-      buf += d;
-      for (let i = buf.indexOf('\n'); i !== -1; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        let msg;
-        try {
-          msg = JSON.parse(line);
-        } catch {
-          msg = { type: '(unparsable)', line };
-        }
-        c.messages.push(msg);
-      }
-      c.#wake();
+    await withTimeout(new Promise((resolve, reject) => {
+      c.onConnect = resolve;
+      c.onError = reject;
+    }), timeout, `connect to ${sockPath} from a process outside the test's tree`).catch((err) => {
+      c.close();
+      throw new Error(`${err.message}; events: ${JSON.stringify(c.events)}; stderr: ${stderr}`);
     });
     return c;
+  }
+
+  #event(ev) {
+    this.events.push(ev);
+    if (ev.t === 'pid') {
+      this.pid = ev.pid;
+    } else if (ev.t === 'connected') {
+      this.onConnect?.();
+    } else if (ev.t === 'error') {
+      this.onError?.(new Error(`the client process: ${ev.code}`));
+    } else if (ev.t === 'closed') {
+      this.closed = true;
+    } else if (ev.t === 'line') {
+      let msg;
+      try {
+        msg = JSON.parse(ev.line);
+      } catch {
+        msg = { type: '(unparsable)', line: ev.line };
+      }
+      this.messages.push(msg);
+    }
+    this.#wake();
   }
 
   #wake() {
@@ -275,7 +388,7 @@ export class BrokerClient {
   }
 
   send(obj) {
-    this.sock.write(`${JSON.stringify(obj)}\n`);
+    this.ctl.write(`${JSON.stringify(obj)}\n`);
   }
 
   decide(id, decision) {
@@ -284,12 +397,16 @@ export class BrokerClient {
 
   close() {
     clients.delete(this);
-    this.sock.destroy();
+    this.ctl.destroy();
+    killPid(this.pid);
   }
 }
 
 after(() => {
   for (const c of clients) c.close();
+});
+process.on('exit', () => {
+  for (const c of clients) killPid(c.pid);
 });
 
 // ------------------------------------------------------------ audit log

@@ -20,6 +20,9 @@
 //   --post-status N     status for POST /sse: 400, 404 or 405 (default 405)
 //   --require-token T   GET /sse and POST /messages must carry
 //                       "Authorization: Bearer T", else HTTP 401
+//   --silent MODE       no-endpoint: GET /sse opens the stream but never sends
+//                       the endpoint event; no-replies: POSTs are accepted
+//                       (202) and never answered on the stream
 //   --endpoint-origin O the endpoint event carries an absolute URL with
 //                       origin O ("self": this server's own origin) instead
 //                       of the relative /messages?sessionId=...; a foreign
@@ -32,6 +35,8 @@
 // Admin (not MCP):
 //   GET /admin/stats  {getStreams (open now), streamsOpened, posts, postSse,
 //                      initialize, toolCalls, cancelled, aborted, sessions,
+//                      sleeping (sleep calls running now), maxSleeping (the
+//                      most at the same time),
 //                      lastProtocolVersion (from initialize params),
 //                      unauthorized (401s), authorized, deletes, other
 //                      (requests to any other path, e.g. a foreign
@@ -53,6 +58,7 @@ const { values: opts } = parseArgs({
     'post-status': { type: 'string', default: '405' },
     'require-token': { type: 'string' },
     'endpoint-origin': { type: 'string' },
+    silent: { type: 'string', default: 'none' },
   },
   strict: true,
 });
@@ -71,6 +77,8 @@ const stats = {
   toolCalls: 0,
   cancelled: 0,
   aborted: 0, // tool handlers that saw their request cancelled
+  sleeping: 0, // sleep calls running right now
+  maxSleeping: 0, // the most that ever ran at the same time
   lastProtocolVersion: null,
   unauthorized: 0,
   authorized: 0,
@@ -168,7 +176,9 @@ function newServer() {
           await extra.sendNotification({ method: 'notifications/progress',
             params: { progressToken, progress: 0, total: 1, message: `sleeping ${ms} ms` } });
         }
+        stats.maxSleeping = Math.max(stats.maxSleeping, ++stats.sleeping);
         const aborted = await sleep(ms, extra.signal);
+        stats.sleeping--;
         if (aborted) stats.aborted++;
         if (progressToken !== undefined && !aborted) {
           await extra.sendNotification({ method: 'notifications/progress',
@@ -186,6 +196,14 @@ function newServer() {
 const sessions = new Map(); // sessionId -> SSEServerTransport
 
 async function openStream(req, res) {
+  if (opts.silent === 'no-endpoint') {
+    stats.getStreams++;
+    stats.streamsOpened++;
+    res.once('close', () => stats.getStreams--);
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    res.write(': no endpoint will come\n\n');
+    return;
+  }
   const origin = opts['endpoint-origin'] === 'self'
     ? `http://127.0.0.1:${httpServer.address().port}` : opts['endpoint-origin'];
   const transport = origin ? new AbsoluteEndpointTransport(origin, res) : new SSEServerTransport('/messages', res);
@@ -212,6 +230,10 @@ async function postMessage(req, res, url) {
     parsed = JSON.parse(body.toString('utf8'));
   } catch {
     res.writeHead(400).end('Invalid JSON');
+    return;
+  }
+  if (opts.silent === 'no-replies') {
+    res.writeHead(202).end('Accepted');
     return;
   }
   if (parsed?.method === 'initialize') {

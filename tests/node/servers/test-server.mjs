@@ -16,6 +16,8 @@
 //   --tools-count N   N extra trivial tools t0..t{N-1}
 //   --page-size K     tools/list returns K tools per page with nextCursor
 //   --delay-init MS   answer initialize requests only after MS milliseconds
+//   --hold-init       answer initialize requests only after POST
+//                     /admin/release-init (so a test decides when, not a clock)
 //   --blob-tool       add a tool `blob` {bytes}: a text result of that many
 //                     characters (fixtures.mjs blobText: quotes, backslashes,
 //                     newlines, non-ASCII)
@@ -36,7 +38,10 @@
 // Admin endpoints (not MCP), available in every mode:
 //   POST /admin/expire  drop every session: old Mcp-Session-Ids then get 404
 //   GET  /admin/stats   {initialize, deletes, toolCalls, cancelled, sessions,
-//                        aborted, requests, getStreams, lastProtocolVersion}
+//                        aborted, requests, getStreams, lastProtocolVersion,
+//                        inFlight, maxInFlight}
+//   POST /admin/release-init  answer the initialize requests held by
+//                       --hold-init, and every later one at once
 //   POST /admin/add-tool?name=NAME  add a tool (returns "added NAME") and send
 //                       notifications/tools/list_changed to every session
 //   POST /admin/token   {"token": T} accept T from now on (rotation; turns the
@@ -69,6 +74,7 @@ const { values: opts } = parseArgs({
     'tools-count': { type: 'string', default: '0' },
     'page-size': { type: 'string', default: '0' },
     'delay-init': { type: 'string', default: '0' },
+    'hold-init': { type: 'boolean', default: false },
     'odd-names': { type: 'boolean', default: false },
     'blob-tool': { type: 'boolean', default: false },
     'require-token': { type: 'string' },
@@ -106,6 +112,8 @@ const stats = {
   aborted: 0, // tool handlers that saw their request cancelled
   requests: 0, // HTTP requests on /mcp
   getStreams: 0, // GET (server-notification) streams open right now
+  inFlight: 0, // tools/call handlers running right now
+  maxInFlight: 0, // the most that ever ran at the same time
   lastProtocolVersion: null, // MCP-Protocol-Version header of the last POST
   unauthorized: 0, // requests answered 401 (missing or wrong credential)
   authorized: 0, // requests that carried the right credential
@@ -175,6 +183,8 @@ for (let i = 0; i < TOOLS_COUNT; i++) {
 }
 
 const ADDED = new Set(); // names added through /admin/add-tool
+let releaseInit;
+const initReleased = new Promise((resolve) => { releaseInit = resolve; }); // --hold-init
 if (opts['odd-names']) {
   for (const name of ODD_NAMES) {
     TOOLS.push({
@@ -202,6 +212,16 @@ function sleep(ms, signal) {
 }
 
 async function callTool(req, extra) {
+  stats.inFlight++;
+  stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+  try {
+    return await runTool(req, extra);
+  } finally {
+    stats.inFlight--;
+  }
+}
+
+async function runTool(req, extra) {
   const { name, arguments: args = {} } = req.params;
   if (MODE === 'sse') {
     // A notification on the request's SSE stream before the result.
@@ -372,6 +392,10 @@ async function admin(req, res, path) {
   if (path === '/admin/stats' && req.method === 'GET') {
     return sendJson(res, 200, { ...stats, sessions: sessions.size });
   }
+  if (path === '/admin/release-init' && req.method === 'POST') {
+    releaseInit();
+    return sendJson(res, 200, { released: true });
+  }
   if (path === '/admin/expire' && req.method === 'POST') {
     const all = [...sessions.values()];
     sessions.clear();
@@ -424,6 +448,7 @@ async function mcp(req, res) {
       return rpcError(res, 400, ErrorCode.ParseError, 'Parse error: invalid JSON');
     }
     for (const m of Array.isArray(parsed) ? parsed : [parsed]) count(m);
+    if (opts['hold-init'] && parsed?.method === 'initialize') await initReleased;
     if (DELAY_INIT && parsed?.method === 'initialize') {
       await new Promise((r) => setTimeout(r, DELAY_INIT));
     }

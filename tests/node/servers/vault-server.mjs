@@ -68,6 +68,8 @@
 //   POST /admin/fail         {match (substring of the path after /v1/), status,
 //                             count=1, errors=["..."]}: the next count matching
 //                             requests get that status (after the token check)
+//                            or with `raw` (a string): that exact body instead
+//                            (application/json), e.g. JSON with a repeated key
 //   POST /admin/delay        {match, ms, count=1000000}: answer matching requests late
 //   POST /admin/redirect     {match, location (a base URL; the /v1/... path and query are
 //                             appended), status=307, count=1000000}: answer matching
@@ -672,6 +674,10 @@ async function vaultApi(req, res, url) {
   for (const f of failures) {
     if (f.count > 0 && p.includes(f.match)) {
       f.count--;
+      if (f.raw !== undefined) {
+        res.writeHead(f.status, { 'Content-Type': 'application/json' });
+        return res.end(f.raw);
+      }
       return sendJson(res, f.status, { errors: f.errors });
     }
   }
@@ -820,7 +826,7 @@ const ADMIN = {
     need(b, 'status');
     failures.push({
       match: b.match ?? '', status: Number(b.status), count: Number(b.count ?? 1),
-      errors: b.errors ?? [http.STATUS_CODES[b.status] ?? 'error'],
+      errors: b.errors ?? [http.STATUS_CODES[b.status] ?? 'error'], raw: b.raw,
     });
     return { failures: failures.length };
   },

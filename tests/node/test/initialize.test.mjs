@@ -16,23 +16,23 @@ describe('initialize', () => {
       startServer(['--fail', 'hang']),
     ]);
     cfg = writeConfig({
-      mcpmux: { connect_timeout: 10, call_timeout: 10 },
+      // hangconn is given up on only after an hour
+      mcpmux: { connect_timeout: 3600, call_timeout: 3600 },
       connectors: { alpha: alpha.url, hangconn: hang.url },
     });
   });
 
-  test('is answered within 1 s even with a hanging connector configured', async () => {
+  test('is answered without waiting for a hanging connector', async () => {
     const raw = rawSpawn(cfg);
     try {
-      const t0 = Date.now();
+      // Waiting for hangconn would last an hour: an answer at all, inside
+      // this request's bound, says initialize did not wait.
       const { msg } = await raw.request('initialize', {
         protocolVersion: LATEST,
         capabilities: {},
         clientInfo: { name: 'mcpmux-tests', version: '0' },
-      }, { id: 1, timeout: 5000 });
-      const ms = Date.now() - t0;
+      }, { id: 1, timeout: 30000 });
       assert.ok(msg.result, JSON.stringify(msg));
-      assert.ok(ms < 1000, `initialize answered after ${ms} ms`);
       assert.equal(typeof msg.result.capabilities?.tools, 'object', 'advertises tools');
       assert.equal(typeof msg.result.serverInfo?.name, 'string');
       assert.equal(typeof msg.result.serverInfo?.version, 'string');

@@ -22,7 +22,7 @@ async function listed(raw) {
 }
 
 describe('stdin EOF', () => {
-  test('exits 0 within 2 s and ends both upstream sessions (DELETE)', async () => {
+  test('exits 0 by itself and ends both upstream sessions (DELETE)', async () => {
     const { alpha, beta, cfg } = await twoServers();
     const raw = rawSpawn(cfg);
     try {
@@ -30,13 +30,10 @@ describe('stdin EOF', () => {
       await listed(raw);
       assert.equal((await alpha.stats()).sessions, 1);
       assert.equal((await beta.stats()).sessions, 1);
-      const t0 = Date.now();
       raw.closeStdin();
-      const { code, signal, at } = await raw.waitExit(5000);
-      const ms = at - t0;
+      const { code, signal } = await raw.waitExit(5000);
       assert.equal(signal, null, `killed by ${signal}`);
       assert.equal(code, 0, `exit code; stderr: ${raw.stderr()}`);
-      assert.ok(ms < 2000, `exited ${ms} ms after EOF`);
       for (const [name, srv] of [['alpha', alpha], ['beta', beta]]) {
         const s = await waitUntil(async () => {
           const st = await srv.stats();
@@ -49,23 +46,25 @@ describe('stdin EOF', () => {
     }
   });
 
-  test('with calls still pending, still exits 0 within 2 s', async () => {
+  test('with calls still pending (ten-minute sleeps), exits 0 without waiting for them', async () => {
     const { alpha, beta, cfg } = await twoServers();
     const raw = rawSpawn(cfg);
     try {
       await raw.initialize();
       await listed(raw);
       await raw.send({ jsonrpc: '2.0', id: 1, method: 'tools/call',
-        params: { name: 'alpha__sleep', arguments: { ms: 10000, tag: 'a' } } });
+        params: { name: 'alpha__sleep', arguments: { ms: 600000, tag: 'a' } } });
       await raw.send({ jsonrpc: '2.0', id: 2, method: 'tools/call',
-        params: { name: 'beta__sleep', arguments: { ms: 10000, tag: 'b' } } });
+        params: { name: 'beta__sleep', arguments: { ms: 600000, tag: 'b' } } });
       await waitUntil(async () => (await alpha.stats()).toolCalls >= 1 && (await beta.stats()).toolCalls >= 1,
         { timeout: 3000, what: 'both calls to reach the upstreams' });
-      const t0 = Date.now();
+      // Waiting for the calls would take ten minutes: an exit inside the
+      // bound of this wait says mcpmux did not wait for them.
       raw.closeStdin();
-      const { code, at } = await raw.waitExit(5000);
+      const { code } = await raw.waitExit(30000);
       assert.equal(code, 0, `exit code; stderr: ${raw.stderr()}`);
-      assert.ok(at - t0 < 2000, `exited ${at - t0} ms after EOF`);
+      const done = raw.messages.filter((e) => [1, 2].includes(e.msg?.id) && e.msg.result && !e.msg.result.isError);
+      assert.deepEqual(done.map((e) => e.raw.toString()), [], 'the abandoned calls never completed');
     } finally {
       await raw.end();
     }

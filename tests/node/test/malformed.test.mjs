@@ -66,10 +66,8 @@ describe('malformed client input', () => {
 
   test('a 16 MiB line gets its ping response', async () => {
     const pad = 'x'.repeat(16 * 1024 * 1024);
-    const t0 = Date.now();
     const { msg } = await raw.request('ping', { pad }, { id: 'big-ping', timeout: 20000 });
     assert.deepEqual(msg.result, {}, JSON.stringify(msg).slice(0, 300));
-    assert.ok(Date.now() - t0 < 20000);
     await pingWorks();
   });
 

@@ -157,14 +157,13 @@ describe('server->client requests, client declared nothing', () => {
       }
       for (const [name, method] of [['ask_user', 'elicitation/create'], ['sample', 'sampling/createMessage'],
         ['roots', 'roots/list']]) {
-        const t0 = Date.now();
         const { msg: r } = await raw.request('tools/call', { name: `cb__${name}`, arguments: {} }, { timeout: 12000 });
-        const ms = Date.now() - t0;
         assert.match(rawText(r), /^error -32\d{3}: /, `${name}: the connector got a JSON-RPC error: ${JSON.stringify(r)}`);
-        assert.ok(ms < 3000, `${name}: answered after ${ms} ms (the connector's request must not hang)`);
         const last = (await cb.stats()).callbacks.at(-1);
         assert.equal(last.method, method);
         assert.equal(last.ok, false);
+        // mcpmux's answer, not the connector giving up on a request that hung (-32001)
+        assert.notEqual(last.code, -32001, `${name}: the connector's request was answered, it did not time out`);
       }
       const { msg: p } = await raw.request('tools/call', { name: 'cb__ping_client', arguments: {} }, { timeout: 12000 });
       assert.equal(rawText(p), 'pong', `upstream ping answered: ${JSON.stringify(p)}`);
@@ -354,11 +353,12 @@ describe('server->client requests outside a call, roots changes, a connector tha
       await raw2.request('tools/list', {}, { timeout: 10000 });
       await waitUntil(async () => (await without.stats()).getStreams >= 1,
         { timeout: 5000, what: 'mcpmux to open cb\'s GET stream' });
-      const t0 = Date.now();
       const { results } = await without.listRoots();
       assert.equal(results.length, 1);
       assert.equal(results[0].ok, false, `a JSON-RPC error for the connector: ${JSON.stringify(results)}`);
-      assert.ok(Date.now() - t0 < 2500, 'answered at once');
+      // mcpmux answered with an error; -32001 would be the connector's own timeout
+      assert.ok(Number.isInteger(results[0].code) && results[0].code !== -32001,
+        `answered by mcpmux, not timed out: ${JSON.stringify(results)}`);
       assert.equal(raw2.messages.filter((e) => e.msg?.method === 'roots/list').length, 0, 'not forwarded');
     } finally {
       await raw2.end();

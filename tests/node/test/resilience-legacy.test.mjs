@@ -53,15 +53,14 @@ describe('legacy HTTP+SSE connector', () => {
       const calls = Array.from({ length: 12 }, (_, i) => ({
         id: 100 + i, ms: 50 + ((i * 7) % 12) * 40, tag: `tag-${i}`,
       }));
-      const t0 = Date.now();
       const results = await Promise.all(calls.map((c) => raw.request('tools/call',
         { name: 'legacy__sleep', arguments: { ms: c.ms, tag: c.tag } }, { id: c.id, timeout: 10000 })));
-      const ms = Date.now() - t0;
       for (const [i, { msg: r }] of results.entries()) {
         assert.equal(rawText(r), calls[i].tag, `id ${calls[i].id}: ${JSON.stringify(r)}`);
         assert.notEqual(r.result.isError, true);
       }
-      assert.ok(ms < 3000, `12 concurrent calls of <= 490 ms took ${ms} ms (not serialized)`);
+      const { maxSleeping } = await legacy.stats();
+      assert.ok(maxSleeping > 1, `calls running at once on the legacy server: ${maxSleeping} (not serialized)`);
       const per = calls.map((c) => raw.messages.filter((e) => e.msg?.id === c.id).length);
       assert.deepEqual(per, calls.map(() => 1), 'exactly one response per id');
       // progress over the legacy stream
@@ -90,7 +89,7 @@ describe('legacy HTTP+SSE connector', () => {
       const { msg } = await raw.request('tools/call',
         { name: 'legacy__sleep', arguments: { ms: 8000, tag: 'late' } }, { id: 7, timeout: 10000 });
       const ms = Date.now() - t0;
-      assert.ok(ms >= 1800 && ms < 3500, `answered after ${ms} ms with call_timeout = 2`);
+      assert.ok(ms >= 1800, `answered after ${ms} ms: call_timeout (2 s) ran out first`);
       assert.equal(msg.result?.isError, true, `want an isError result: ${JSON.stringify(msg)}`);
       assert.match(rawText(msg), /time(d)?[ -]?out|deadline/i);
       assert.match(rawText(msg), /legacy/, 'names the connector');
@@ -106,22 +105,22 @@ describe('legacy HTTP+SSE connector', () => {
     }
   });
 
-  test('stdin EOF: exits 0 within 2 s, with calls pending, and the legacy stream is closed', async () => {
+  test('stdin EOF: exits 0 without waiting for pending calls, and the legacy stream is closed', async () => {
     const legacy = await startLegacy();
     const raw = rawSpawn(writeConfig({ connectors: { legacy: { url: legacy.url, approval: 'auto' } } }));
     try {
       await raw.initialize();
       await raw.request('tools/list', {}, { timeout: 10000 });
       await raw.send({ jsonrpc: '2.0', id: 1, method: 'tools/call',
-        params: { name: 'legacy__sleep', arguments: { ms: 10000, tag: 'pending' } } });
+        params: { name: 'legacy__sleep', arguments: { ms: 600000, tag: 'pending' } } });
       await waitUntil(async () => (await legacy.stats()).toolCalls >= 1,
         { timeout: 3000, what: 'the call to reach the legacy server' });
-      const t0 = Date.now();
+      // The call would take ten minutes: an exit inside this wait's bound
+      // says mcpmux did not wait for it.
       raw.closeStdin();
-      const { code, signal, at } = await raw.waitExit(5000);
+      const { code, signal } = await raw.waitExit(30000);
       assert.equal(signal, null, `killed by ${signal}`);
       assert.equal(code, 0, `exit code; stderr: ${raw.stderr()}`);
-      assert.ok(at - t0 < 2000, `exited ${at - t0} ms after EOF`);
       await waitUntil(async () => (await legacy.stats()).getStreams === 0,
         { timeout: 2000, what: 'the legacy GET stream to close' });
     } finally {
@@ -213,12 +212,11 @@ describe('legacy HTTP+SSE: credential, endpoint origin, restart', () => {
       assert.deepEqual(msg.result.tools.map((t) => t.name).sort(), LEGACY_TOOLS, raw.stderr());
       await legacy.stop(); // SIGKILL by PID
       const mark = raw.messages.length;
-      const t0 = Date.now();
       const { msg: r } = await raw.request('tools/call', { name: 'legacy__echo', arguments: { text: 'down' } });
-      const ms = Date.now() - t0;
       assert.equal(r.result?.isError, true, `want an isError result: ${JSON.stringify(r)}`);
       assert.match(rawText(r), /legacy/);
-      assert.ok(ms < 1000, `answered after ${ms} ms`);
+      // a fast error: the dead server, not call_timeout (20 s, past this request's bound)
+      assert.doesNotMatch(rawText(r), /time(d)?[ -]?out|deadline|no answer within/i, rawText(r));
       await waitUntil(() => raw.messages.slice(mark).some((e) => e.msg?.method === 'notifications/tools/list_changed'),
         { timeout: 5000, what: 'list_changed after the legacy server died' });
       await delay(500);

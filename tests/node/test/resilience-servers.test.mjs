@@ -126,11 +126,10 @@ describe('callback-server', () => {
       const client = await open(new Client({ name: 'sanity', version: '0' }),
         new StreamableHTTPClientTransport(new URL(srv.url)));
       for (const name of ['ask_user', 'sample', 'roots']) {
-        const t0 = Date.now();
         const res = await client.callTool({ name, arguments: {} });
         assert.equal(res.isError, true, name);
+        // method not found from the client, not the server's own timeout (-32001)
         assert.match(textOf(res), /^error -32601: /, name);
-        assert.ok(Date.now() - t0 < 2000);
       }
       assert.deepEqual((await srv.stats()).clientCapabilities, {});
     } finally {

@@ -11,6 +11,14 @@ import { delay, setUpstreamToken, startServer, startVault } from '../lib/harness
 const ROOT = 'vault-root-token-sanity';
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d)$/;
 
+/** expire_time is `life` ms after the credential was set, which was between from and to. */
+function expiresBetween(expireTime, from, to, life) {
+  const t = Date.parse(expireTime);
+  assert.ok(t >= from + life - 1 && t <= to + life + 1,
+    `expire_time ${expireTime} is ${life} ms after a moment between ${new Date(from).toISOString()} and ${
+      new Date(to).toISOString()}`);
+}
+
 async function v(vault, method, p, { token = ROOT, ns, body, headers = {} } = {}) {
   const h = { 'X-Vault-Request': 'true', ...headers };
   if (token) h['X-Vault-Token'] = token;
@@ -195,13 +203,14 @@ describe('vault-server', () => {
   });
 
   test('oauthapp: creds and self, expiry, minimum_seconds refresh, rotate, errors', async () => {
+    const set1 = Date.now();
     await vault.admin('oauth', { name: 'alpha', access_token: 'oa-1', expires_in: 3600 });
     let r = await v(vault, 'GET', 'oauth2/creds/alpha');
     assert.equal(r.status, 200);
     assert.equal(r.json.data.access_token, 'oa-1');
     assert.equal(r.json.data.type, 'Bearer');
     assert.match(r.json.data.expire_time, RFC3339_NANO);
-    assert.ok(Math.abs(Date.parse(r.json.data.expire_time) - Date.now() - 3600e3) < 5000);
+    expiresBetween(r.json.data.expire_time, set1, Date.now(), 3600e3);
     // minimum_seconds beyond the remaining life: the vault refreshes
     r = await v(vault, 'GET', 'oauth2/creds/alpha?minimum_seconds=7200');
     assert.equal(r.status, 400, 'lifetime 3600 can never satisfy 7200');
@@ -223,10 +232,11 @@ describe('vault-server', () => {
     assert.equal(r.status, 200);
     assert.ok(!('expire_time' in r.json.data));
     // offset-style times parse to the same instant
+    const set2 = Date.now();
     await vault.admin('oauth', { name: 'off', access_token: 'oa-off', expires_in: 600, time_style: 'offset' });
     r = await v(vault, 'GET', 'oauth2/creds/off');
     assert.match(r.json.data.expire_time, /\+01:00$/);
-    assert.ok(Math.abs(Date.parse(r.json.data.expire_time) - Date.now() - 600e3) < 5000);
+    expiresBetween(r.json.data.expire_time, set2, Date.now(), 600e3);
     // rotate: the next read returns a new token
     await vault.admin('oauth/rotate', { name: 'off', access_token: 'oa-rotated' });
     r = await v(vault, 'GET', 'oauth2/creds/off');
