@@ -3,9 +3,12 @@
  *
  * The input is a stream, fed to sse_feed() whole, then again one byte at a
  * time and in chunks of sizes drawn from the input's hash, with the default
- * cap and with a small one (also drawn from the hash). Invariants:
+ * cap and with a small one (also drawn from the hash), with and without an
+ * on_data callback (which may stop the stream at its k-th call), and with
+ * every other event's data taken with sse_take_data(). Invariants:
  *   - every way of splitting the stream gives the same events (type, data,
- *     id), the same result (stopped or not) and the same retry and last id;
+ *     id), the same on_data calls (the data so far, each time), the same
+ *     result (stopped or not) and the same retry and last id;
  *   - with the default cap, those events are the ones a plain reading of
  *     include/sse.h gives (a model below, written from the header);
  *   - an event's data is NUL-terminated at data_len; a callback that asks to
@@ -23,21 +26,39 @@ struct outcome {
 	struct buf ev;		/* per event: type NUL data-length data id NUL */
 	size_t n;		/* events */
 	size_t stop_at;		/* the callback asks to stop at this event (0: never) */
+	int with_data;		/* an on_data callback is set */
+	struct buf dtrace;	/* per on_data call: the length of the data so far */
+	size_t ndata;		/* on_data calls */
+	size_t dstop_at;	/* on_data asks to stop at this call (0: never) */
+	struct sse_parser *p;	/* the parser, for sse_take_data() */
 	int failed;		/* sse_feed returned -1 */
 	long retry;
 	struct buf last_id;
 };
 
-static void outcome_init(struct outcome *o, size_t stop_at)
+static void outcome_init(struct outcome *o, size_t stop_at, int with_data, size_t dstop_at)
 {
 	memset(o, 0, sizeof(*o));
 	o->stop_at = stop_at;
+	o->with_data = with_data;
+	o->dstop_at = dstop_at;
 }
 
 static void outcome_free(struct outcome *o)
 {
 	buf_free(&o->ev);
+	buf_free(&o->dtrace);
 	buf_free(&o->last_id);
+}
+
+/* One on_data call: the data so far (a stop counts only with a callback). */
+static int data_seen(struct outcome *o, size_t len)
+{
+	if (!o->with_data)
+		return 0;
+	buf_add(&o->dtrace, &len, sizeof(len));
+	o->ndata++;
+	return o->dstop_at && o->ndata == o->dstop_at;
 }
 
 static void record(struct outcome *o, const char *type, const char *data, size_t n,
@@ -57,8 +78,27 @@ static int on_event(const struct sse_event *ev, void *arg)
 	FUZZ_CHECK(!o->stop_at || o->n < o->stop_at, "an event after the callback said stop");
 	FUZZ_CHECK(ev->data[ev->data_len] == '\0', "event data not NUL-terminated");
 	FUZZ_CHECK(ev->data_len > 0, "an event with empty data was dispatched");
-	record(o, ev->type, ev->data, ev->data_len, ev->id);
+	if (o->n % 2) {
+		/* as upstream.c does with a big message: the buffer itself, no copy */
+		struct buf taken = BUF_INIT;
+		size_t n = ev->data_len;
+
+		sse_take_data(o->p, &taken);
+		FUZZ_CHECK(taken.len == n, "sse_take_data gave %zu bytes of %zu", taken.len, n);
+		record(o, ev->type, buf_str(&taken), taken.len, ev->id);
+		buf_free(&taken);
+	} else {
+		record(o, ev->type, ev->data, ev->data_len, ev->id);
+	}
 	return o->stop_at && o->n == o->stop_at;
+}
+
+static int on_data(const struct buf *data, void *arg)
+{
+	struct outcome *o = arg;
+
+	FUZZ_CHECK(data->data && data->data[data->len] == '\0', "on_data: not NUL-terminated");
+	return data_seen(o, data->len);
 }
 
 /* Feeds the stream in chunks (chunks 0: whole; 1: byte by byte; else random sizes). */
@@ -72,6 +112,9 @@ static void run(struct outcome *o, const char *s, size_t n, size_t max, int chun
 	fuzz_rng_init(&rng, seed);
 	sse_init(&p, on_event, o);
 	p.max_event = max;
+	if (o->with_data)
+		p.on_data = on_data;
+	o->p = &p;
 	while (i < n && !o->failed) {
 		k = chunks == 0 ? n - i : chunks == 1 ? 1 : fuzz_chunk(&rng, n - i);
 		if (sse_feed(&p, s + i, k))
@@ -90,6 +133,9 @@ static void same(const struct outcome *a, const struct outcome *b, const char *w
 	FUZZ_CHECK(a->n == b->n, "%s: %zu events, fed whole %zu", what, b->n, a->n);
 	FUZZ_CHECK(a->ev.len == b->ev.len && !memcmp(buf_str(&a->ev), buf_str(&b->ev), a->ev.len),
 		   "%s: the events differ from feeding it whole", what);
+	FUZZ_CHECK(a->ndata == b->ndata && a->dtrace.len == b->dtrace.len &&
+		   !memcmp(buf_str(&a->dtrace), buf_str(&b->dtrace), a->dtrace.len),
+		   "%s: %zu on_data calls differ from feeding it whole (%zu)", what, b->ndata, a->ndata);
 	FUZZ_CHECK(a->failed == b->failed, "%s: result %d, fed whole %d", what, b->failed,
 		   a->failed);
 	if (a->failed)
@@ -149,6 +195,13 @@ static void model_line(struct model *m, const char *s, size_t n)
 			buf_putc(&m->data, '\n');
 		buf_add(&m->data, v, vn);
 		m->has_data = 1;
+		if (data_seen(m->o, m->data.len)) {
+			/* stopped: the event is dropped */
+			buf_reset(&m->data);
+			buf_reset(&m->type);
+			m->has_data = 0;
+			m->stopped = 1;
+		}
 	} else if (model_eq(s, fn, "event")) {
 		buf_reset(&m->type);
 		buf_add(&m->type, v, vn);
@@ -199,20 +252,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t h = fuzz_hash(data, size);
 	size_t stop_at = (h >> 60) < 4 ? (size_t)((h >> 56) & 7) + 1 : 0;
 	size_t caps[2] = { 0, 1 + (size_t)((h >> 8) % 96) };
+	size_t dstop_at = (h >> 20) % 4 == 0 ? (size_t)((h >> 24) % 6) + 1 : 0;
+	int with_data = (h >> 30) & 1;
 	struct outcome whole, other;
 	int c, k;
 
 	for (c = 0; c < 2; c++) {
-		outcome_init(&whole, stop_at);
+		outcome_init(&whole, stop_at, with_data, dstop_at);
 		run(&whole, s, size, caps[c], 0, 0);
 		if (caps[c] == 0) {
-			outcome_init(&other, stop_at);
+			outcome_init(&other, stop_at, with_data, dstop_at);
 			model(&other, s, size);
 			same(&whole, &other, "the model of include/sse.h");
 			outcome_free(&other);
 		}
 		for (k = 1; k < 5; k++) {
-			outcome_init(&other, stop_at);
+			outcome_init(&other, stop_at, with_data, dstop_at);
 			run(&other, s, size, caps[c], k, h + (uint64_t)k);
 			same(&whole, &other, k == 1 ? "fed byte by byte" : "fed in chunks");
 			outcome_free(&other);
