@@ -15,8 +15,11 @@
  *     held whole (-c /dev/zero once took all memory).
  *
  * token = file:PATH opens PATH. Linked with -Wl,--wrap=open, this target
- * opens only files under FUZZ_DIR (a token file and a directory made here);
- * any other path fails with ENOENT, so no fuzz input can open a device.
+ * opens only its own config (the memfd) and files under FUZZ_DIR (a token
+ * file and a directory made here); any other path fails with ENOENT, so no
+ * fuzz input can open a device. At start it checks that a good file loads,
+ * so that a change in how config.c opens files cannot silently turn every
+ * run into "cannot open".
  */
 #include "fuzz.h"
 
@@ -37,7 +40,10 @@
 int __real_open(const char *path, int flags, ...);
 int __wrap_open(const char *path, int flags, ...);
 
-int __wrap_open(const char *path, int flags, ...)
+static int memfd = -1;
+static char path[64];
+
+int __wrap_open(const char *file, int flags, ...)
 {
 	mode_t mode = 0;
 	va_list ap;
@@ -47,15 +53,28 @@ int __wrap_open(const char *path, int flags, ...)
 		mode = (mode_t)va_arg(ap, int);
 		va_end(ap);
 	}
-	if (strncmp(path, FUZZ_DIR "/", sizeof(FUZZ_DIR)) != 0 || strstr(path, "/..")) {
+	if (strcmp(file, path) != 0 &&
+	    (strncmp(file, FUZZ_DIR "/", sizeof(FUZZ_DIR)) != 0 || strstr(file, "/.."))) {
 		errno = ENOENT;
 		return -1;
 	}
-	return __real_open(path, flags, mode);
+	return __real_open(file, flags, mode);
 }
 
-static int memfd = -1;
-static char path[64];
+static void must_load(const char *text)
+{
+	struct config cfg;
+	struct buf err = BUF_INIT;
+
+	if (ftruncate(memfd, 0) || pwrite(memfd, text, strlen(text), 0) != (ssize_t)strlen(text))
+		abort();
+	if (config_load(&cfg, path, &err) != 0) {
+		fprintf(stderr, "fuzz_config: a good file does not load: %s", buf_str(&err));
+		exit(1);
+	}
+	config_free(&cfg);
+	buf_free(&err);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -81,6 +100,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	setenv("HOME", FUZZ_DIR, 1);
 	setenv("MCPMUX_FUZZ_TOKEN", "fuzz-token", 1);
 	setenv("MCPMUX_FUZZ_EMPTY", "", 1);
+	must_load("[connector \"a\"]\nurl = http://127.0.0.1:3001/mcp\n"
+		  "token = file:" FUZZ_DIR "/token\n");
 	fuzz_mem_install();
 	return 0;
 }
