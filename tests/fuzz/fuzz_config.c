@@ -9,7 +9,8 @@
  *   - loaded: everything include/config.h promises holds (aliases valid and
  *     unique, URLs http(s) without spaces or control characters, headers
  *     "Name: value" without CR/LF, durations in range, token references
- *     only, absolute vault paths, at most CONFIG_MAX_CONNECTORS);
+ *     only, absolute vault paths, sizes in whole MiB in range, at most
+ *     CONFIG_MAX_CONNECTORS);
  *   - the heap it needs at its peak is bounded by its lines, each counted
  *     up to the line cap: a longer line is refused as it is read, never
  *     held whole (-c /dev/zero once took all memory).
@@ -117,6 +118,14 @@ static void check_ms(long ms, int zero_ok, const char *what)
 		   "%s is %ld ms", what, ms);
 }
 
+/* Whole MiB from 1 to CONFIG_MAX_MESSAGE_MIB (0 too, for a connector: the default). */
+static void check_mib(size_t bytes, int zero_ok, const char *what)
+{
+	FUZZ_CHECK((zero_ok && bytes == 0) ||
+		   (bytes >= (1u << 20) && bytes <= ((size_t)CONFIG_MAX_MESSAGE_MIB << 20) &&
+		    bytes % (1u << 20) == 0), "%s is %zu bytes", what, bytes);
+}
+
 static void check_text(const char *s, const char *what)
 {
 	for (; *s; s++)
@@ -148,6 +157,7 @@ static void check_loaded(const struct config *c)
 	check_ms(c->connect_timeout_ms, 0, "connect_timeout");
 	check_ms(c->approval_timeout_ms, 0, "approval_timeout");
 	check_ms(c->vault.cache_ttl_ms, 0, "cache_ttl");
+	check_mib(c->max_message, 0, "max_message");
 	FUZZ_CHECK(c->approvals >= APPROVALS_AUTO && c->approvals <= APPROVALS_DENY, "approvals");
 	FUZZ_CHECK(!c->audit_log || c->audit_log[0] == '/', "audit_log not absolute");
 	FUZZ_CHECK(c->vault.type >= VAULT_LOCAL && c->vault.type <= VAULT_NONE, "vault type");
@@ -194,6 +204,7 @@ static void check_loaded(const struct config *c)
 		for (k = 0; k < cc->nhide; k++)
 			FUZZ_CHECK(cc->hide[k][0], "an empty hide glob");
 		check_ms(cc->timeout_ms, 1, "timeout");
+		check_mib(cc->max_message, 1, "a connector's max_message");
 		FUZZ_CHECK(cc->approval >= APPROVAL_DEFAULT && cc->approval <= APPROVAL_AUTO,
 			   "approval");
 		check_rules(cc->approval_rules, cc->napproval_rules, APPROVAL_AUTO, "approval");
