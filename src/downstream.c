@@ -823,7 +823,8 @@ static void do_tools_call(struct req *r)
 		return;
 	}
 	/* The name as it reads: "odd__ech\u006f" is odd__echo. */
-	e = want.len && memchr(want.data, '\0', want.len) ? NULL : catalog_find(mux_catalog(d->mux), buf_str(&want), want.len);
+	e = want.len && memchr(want.data, '\0', want.len) ? NULL :
+	    catalog_find(mux_catalog(d->mux), buf_str(&want), want.len);
 	if (!e) {
 		up = mux_upstream_for(d->mux, buf_str(&want), want.len);
 		if (up && !r->final && (upstream_settling(up) || upstream_wake(up))) {
