@@ -36,6 +36,7 @@ enum json_err {
 	JSON_ERR_SYNTAX,	/* not RFC 8259 JSON (grammar, escapes, UTF-8) */
 	JSON_ERR_DEPTH,		/* nested deeper than JSON_MAX_DEPTH */
 	JSON_ERR_DUPKEY,	/* an object holds the same key twice */
+	JSON_ERR_KEY,		/* a key with a lone surrogate escape (readers disagree on it) */
 	JSON_ERR_SIZE		/* longer than 2 GiB */
 };
 
@@ -47,7 +48,7 @@ struct json {
 	unsigned int cap;	/* tokens allocated */
 	int err;		/* enum json_err of the last parse */
 	size_t err_at;		/* where it was found (a repeated key: its opening quote) */
-	size_t err_len;		/* JSON_ERR_DUPKEY: the key's length with its quotes */
+	size_t err_len;		/* JSON_ERR_DUPKEY, _KEY: the key's length with its quotes */
 };
 
 /* Life cycle */
@@ -63,7 +64,10 @@ void json_release(struct json *j);
  * JSON_MAX_DEPTH) and tokenized in the same pass. An object that holds a key
  * twice is refused, keys compared as decoded text ("a" and "\u0061" are the
  * same key): parsers disagree on which value wins, and mcpmux decides on
- * what it reads, so every message must mean one thing to every reader.
+ * what it reads, so every message must mean one thing to every reader. For
+ * the same reason a key may not hold a lone surrogate escape ("\ud800"
+ * without its pair), which some parsers keep and others replace; in a value
+ * it is allowed (a string cut in the middle of a pair is common).
  * Returns 0, or -1 for invalid JSON (j->err says why).
  */
 int json_parse(struct json *j, const char *js, size_t len);

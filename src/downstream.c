@@ -1041,6 +1041,11 @@ static void refuse_line(struct downstream *d, const struct json *j, const char *
 			   "every key must be unique", (int)(j->err_len > 66 ? 66 : j->err_len),
 			   line + j->err_at);
 		reply_error(d, NULL, 0, -32600, m.data);
+	} else if (j->err == JSON_ERR_KEY) {
+		buf_printf(&m, "invalid request: the key %.*s holds a lone surrogate escape, which "
+			   "JSON readers decode differently", (int)(j->err_len > 66 ? 66 : j->err_len),
+			   line + j->err_at);
+		reply_error(d, NULL, 0, -32600, m.data);
 	} else if (j->err == JSON_ERR_DEPTH) {
 		buf_printf(&m, "invalid request: nested deeper than %d levels", JSON_MAX_DEPTH);
 		reply_error(d, NULL, 0, -32600, m.data);

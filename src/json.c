@@ -470,12 +470,38 @@ static int close_container(struct json_scan *sc, const char *s, size_t end)
 	return 0;
 }
 
-/* A string, number or literal ended at s[end): its token and the next state. */
-static void lexeme_done(struct json_scan *sc, size_t end)
+/*
+ * A key with an escaped surrogate that is not half of a pair. JSON allows it,
+ * but readers disagree on what it is (JavaScript keeps the code unit, Go
+ * makes it U+FFFD), so two such keys may be one key to some of them: a key
+ * must mean one thing to every reader, like the whole object.
+ */
+static int key_has_lone_surrogate(const char *s, size_t start, size_t len)
+{
+	const char *p = s + start;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned int cp = key_next(p, len, &i);
+
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			return 1;
+	}
+	return 0;
+}
+
+/* A string, number or literal ended at s[end): its token and the next state (-1: refused). */
+static int lexeme_done(struct json_scan *sc, const char *s, size_t end)
 {
 	int d = sc->depth;
 
 	if (sc->lex == LEX_KEY) {
+		if (sc->esc && key_has_lone_surrogate(s, sc->start, end - 1 - sc->start)) {
+			fail(sc, JSON_ERR_KEY, sc->start - 1);
+			if (sc->j)
+				sc->j->err_len = end - sc->start + 1;
+			return -1;
+		}
 		if (sc->j && d <= sc->maxdepth) {
 			sc->key[d - 1] = tok_add(sc->j, JSMN_STRING, sc->start, end - 1, sc->ctok[d - 1]);
 			sc->j->tok[sc->ctok[d - 1]].size++;
@@ -490,6 +516,7 @@ static void lexeme_done(struct json_scan *sc, size_t end)
 		sc->st = V_AFTER;
 	}
 	sc->lex = LEX_NONE;
+	return 0;
 }
 
 /* Goes on with the number at pos: 1 when it ended (at pos), 0 when the text ends first, -1 bad. */
@@ -708,7 +735,8 @@ static int scan_run(struct json_scan *sc, const char *s, size_t n, int at_end)
 			r = scan_lexeme(sc, s, n, at_end);
 			if (r <= 0)
 				return r;
-			lexeme_done(sc, sc->pos);
+			if (lexeme_done(sc, s, sc->pos))
+				return -1;
 			continue;
 		}
 		sc->pos = skip_ws(s, sc->pos, n);

@@ -346,6 +346,10 @@ static void rx_refuse_json(struct rx *x, const char *text, size_t n)
 		quote_key(text + j->err_at, j->err_len, &key);
 		rx_refuse(x, "a message with a repeated key (%s) was refused: it could mean different "
 			  "things to different readers", key.data);
+	} else if (j->err == JSON_ERR_KEY) {
+		quote_key(text + j->err_at, j->err_len, &key);
+		rx_refuse(x, "a message with a key that holds a lone surrogate (%s) was refused: "
+			  "readers decode it differently", key.data);
 	} else if (j->err == JSON_ERR_DEPTH) {
 		rx_refuse(x, "a message nested deeper than %d levels was refused", JSON_MAX_DEPTH);
 	} else {
