@@ -700,18 +700,12 @@ export const HOSTILE_SERVER = path.join(NODE_DIR, 'servers', 'hostile-server.mjs
 export async function startHostile(plan = {}, { timeout = 10000 } = {}) {
   const { proc, port, exited, stderr } = await spawnListening(HOSTILE_SERVER,
     ['--port', '0', '--plan', JSON.stringify(plan)], 'hostile-server', timeout);
+  const h = serverHandle(proc, port, exited, stderr);
   const base = `http://127.0.0.1:${port}`;
+  delete h.stats;
+  delete h.expire;
   return {
-    port,
-    url: `${base}/mcp`,
-    pid: proc.pid,
-    proc,
-    exited,
-    stderr,
-    async stop() {
-      killPid(proc.pid);
-      await withTimeout(exited, 3000, `exit of hostile-server pid ${proc.pid}`);
-    },
+    ...h,
     log: () => getJson(`${base}/admin/log`),
     setPlan: (p) => postJson(`${base}/admin/plan`, p),
     push: (data) => postJson(`${base}/admin/push`, { data }),
