@@ -284,6 +284,16 @@ static void decide(struct approval_req *r, char key, const char *by)
 
 /* --- the tty prompt --- */
 
+/* "TOOL (connector C, LABEL", each part made safe and cut (approve_ui.h). */
+static void put_call(struct buf *b, const struct approval_req *r, size_t tool_cols)
+{
+	approve_cut(b, r->tool, strlen(r->tool), tool_cols);
+	buf_puts(b, " (connector ");
+	approve_cut(b, r->connector, strlen(r->connector), 80);
+	buf_puts(b, ", ");
+	approve_cut(b, r->label, strlen(r->label), 40);
+}
+
 static void tty_prompt(struct approval *a)
 {
 	struct approval_req *r = a->tty_req;
@@ -296,11 +306,7 @@ static void tty_prompt(struct approval *a)
 	buf_puts(&p, "\nmcpmux: ");
 	approve_cut(&p, agent, strlen(agent), 80);
 	buf_puts(&p, " wants to call ");
-	approve_cut(&p, r->tool, strlen(r->tool), 120);
-	buf_puts(&p, " (connector ");
-	approve_cut(&p, r->connector, strlen(r->connector), 80);
-	buf_puts(&p, ", ");
-	approve_cut(&p, r->label, strlen(r->label), 40);
+	put_call(&p, r, 120);
 	buf_puts(&p, ") with ");
 	approve_cut(&p, r->args, r->args_len, 400);
 	buf_puts(&p, "\nAllow? [y] once, [a] always for this tool, [n] no: ");
@@ -664,11 +670,7 @@ static void start_elicitation(struct approval_req *r)
 	   (approve_ui.h), so that the arguments cannot hide or reorder text in
 	   its UI, and cut to a length a dialog can show. */
 	buf_puts(&msg, "Allow ");
-	approve_cut(&msg, r->tool, strlen(r->tool), 200);
-	buf_puts(&msg, " (connector ");
-	approve_cut(&msg, r->connector, strlen(r->connector), 80);
-	buf_puts(&msg, ", ");
-	approve_cut(&msg, r->label, strlen(r->label), 40);
+	put_call(&msg, r, 200);
 	buf_puts(&msg, " tool) to run with these arguments?\n");
 	approve_cut(&msg, r->args, r->args_len, 2000);
 	r->elicit = a->ops.start(a->ops.arg, msg.data, on_elicit_done, r);

@@ -785,12 +785,18 @@ void json_scan_reset(struct json_scan *sc, int maxdepth)
 	scan_start(sc, sc->j, maxdepth);
 }
 
+/* The scratch a scanner grew (its key spans and hash slots). */
+static void scan_release(struct json_scan *sc)
+{
+	free(sc->keys);
+	free(sc->slots);
+}
+
 void json_scan_free(struct json_scan *sc)
 {
 	if (!sc)
 		return;
-	free(sc->keys);
-	free(sc->slots);
+	scan_release(sc);
 	free(sc);
 }
 
@@ -821,8 +827,7 @@ static int scan_whole(struct json *j, const char *js, size_t len, int maxdepth)
 	memset(&sc, 0, sizeof(sc));
 	scan_start(&sc, j, maxdepth);
 	r = scan_run(&sc, js, len, 1);
-	free(sc.keys);
-	free(sc.slots);
+	scan_release(&sc);
 	return r;
 }
 
