@@ -19,7 +19,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS   += $(PKG_LIBS)
 
-SRCS     := $(sort $(wildcard src/*.c))
+# Modules may live in subdirectories (src/conn/mcp/...); objects mirror them under $(BUILD).
+SRCS     := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
 LIBSRCS  := $(filter-out src/main.c,$(SRCS))
 BUILD    ?= build
 OBJS     := $(SRCS:src/%.c=$(BUILD)/%.o)
@@ -45,6 +46,7 @@ have-deps:
 		"run packaging/deps.sh (as root it installs them; otherwise it prints the command)"; exit 1; }
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
+	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD):

@@ -1,5 +1,6 @@
 /* approval.c - the approval broker inside `mcpmux serve`; see include/approval.h
    and docs/approval-protocol.md. */
+#include "xalloc.h"
 #include "approval.h"
 
 #include <errno.h>
@@ -72,14 +73,6 @@ struct approval {
 	struct approval_req *tty_req;	/* the request the tty prompt is about */
 };
 
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s ? s : "");
-
-	if (!p)
-		abort();
-	return p;
-}
 
 /* --- messages to terminals --- */
 

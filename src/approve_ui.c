@@ -1,4 +1,5 @@
 /* approve_ui.c - queue, pretty-printer and screen of `mcpmux approve`; see include/approve_ui.h. */
+#include "xalloc.h"
 #include "approve_ui.h"
 
 #include <stdarg.h>
@@ -13,23 +14,7 @@
 /* At most this many "next:" rows; the rest are counted in one more row. */
 #define MAX_NEXT 3
 
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n, size);
 
-	if (!p)
-		abort();	/* OOM is fatal in mcpmux, as in buf.c */
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (!p)
-		abort();
-	return p;
-}
 
 /* --- characters and columns --- */
 

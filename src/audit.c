@@ -1,4 +1,5 @@
 /* audit.c - the JSONL audit trail; see include/audit.h. */
+#include "fsutil.h"
 #include "audit.h"
 
 #include <errno.h>
@@ -18,24 +19,6 @@ struct audit {
 	int failed;		/* a write failed: said once */
 };
 
-/* Creates the missing directories of path's parent, 0700. */
-static int make_parents(const char *path)
-{
-	char *p = strdup(path), *s;
-
-	if (!p)
-		abort();
-	for (s = p + 1; (s = strchr(s, '/')); s++) {
-		*s = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	free(p);
-	return 0;
-}
 
 struct audit *audit_open(const char *path, struct buf *err)
 {
@@ -45,7 +28,7 @@ struct audit *audit_open(const char *path, struct buf *err)
 
 	if (!path)
 		return NULL;
-	if (make_parents(path) != 0) {
+	if (mkdir_parent(path, NULL) != 0) {
 		buf_printf(err, "cannot create the directory of audit_log %s: %s", path, strerror(errno));
 		return NULL;
 	}

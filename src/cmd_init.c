@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "cmd.h"
 
 #define SYSTEM_CONFIG	"/etc/mcpmux/mcpmux.ini"
@@ -49,43 +50,19 @@ static const char starter[] =
 	";tools    = *                  ; allow-list globs; hide = deny-list globs\n"
 	";approval = default            ; read tools run, write tools ask; ask | auto\n";
 
-/* mkdir -p of the directories above path; the ones it makes are 0700. */
-static int make_parents(const char *path)
-{
-	char dir[PATH_MAX];
-	size_t n = strlen(path), i;
-
-	if (n >= sizeof(dir)) {
-		fprintf(stderr, "mcpmux init: %s: path too long\n", path);
-		return -1;
-	}
-	memcpy(dir, path, n + 1);
-	while (n && dir[n - 1] != '/')
-		n--;
-	dir[n] = '\0';
-	for (i = 1; i <= n; i++) {
-		if (dir[i] != '/' && dir[i] != '\0')
-			continue;
-		dir[i] = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-			fprintf(stderr, "mcpmux init: cannot create %s: %s\n", dir, strerror(errno));
-			return -1;
-		}
-		if (i < n)
-			dir[i] = '/';
-	}
-	return 0;
-}
-
 /* 0, or -1 after a message; the file is then removed again. */
 static int write_starter(const char *path)
 {
 	size_t off = 0, len = sizeof(starter) - 1;
+	struct buf err = BUF_INIT;
 	ssize_t w;
 	int fd;
 
-	if (make_parents(path))
+	if (mkdir_parent(path, &err) != 0) {
+		fprintf(stderr, "mcpmux init: %s\n", buf_str(&err));
+		buf_free(&err);
 		return -1;
+	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		if (errno == EEXIST)

@@ -1,4 +1,5 @@
 /* config.c - the INI configuration, parsed with inih; see include/config.h. */
+#include "xalloc.h"
 #include "config.h"
 
 #include <errno.h>
@@ -85,34 +86,6 @@ struct key {
 	int repeatable;
 	void (*set)(struct parse *p, const char *value);
 };
-
-static void oom(void)
-{
-	fputs("mcpmux: out of memory\n", stderr);
-	abort();
-}
-
-static void *xrealloc(void *ptr, size_t n, size_t size)
-{
-	size_t bytes;
-	void *q;
-
-	if (size && n > SIZE_MAX / size)
-		oom();
-	bytes = n * size;
-	q = realloc(ptr, bytes ? bytes : 1);
-	if (!q)
-		oom();
-	return q;
-}
-
-static char *xstrdup(const char *s)
-{
-	struct buf b = BUF_INIT;
-
-	buf_puts(&b, s);
-	return buf_detach(&b, NULL);
-}
 
 static void set_str(char **dst, const char *s)
 {
@@ -1276,7 +1249,7 @@ static void parse_file(struct parse *p)
 		ini_max_line = max_line;
 	}
 	if (rc == -2)
-		oom();
+		xalloc_die();
 	check_handled(p);
 	if (p->too_big) {
 		report_too_big(p);
@@ -1560,13 +1533,13 @@ static CURLU *parse_url(const char *url, int *tls, const char **why)
 	char *scheme = NULL;
 
 	if (!u)
-		oom();
+		xalloc_die();
 	rc = curl_url_set(u, CURLUPART_URL, url, 0);
 	if (rc == CURLUE_OK)
 		rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
 	if (rc != CURLUE_OK) {
 		if (rc == CURLUE_OUT_OF_MEMORY)
-			oom();
+			xalloc_die();
 		*why = curl_url_strerror(rc);
 		curl_url_cleanup(u);
 		return NULL;
@@ -1582,7 +1555,7 @@ static int has_part(CURLU *u, CURLUPart what)
 	CURLUcode rc = curl_url_get(u, what, &part, 0);
 
 	if (rc == CURLUE_OUT_OF_MEMORY)
-		oom();
+		xalloc_die();
 	curl_free(part);
 	return rc == CURLUE_OK;
 }

@@ -1,4 +1,5 @@
 /* http.c - one HTTP exchange over curl multi; see include/http.h. */
+#include "xalloc.h"
 #include "http.h"
 
 #include <ctype.h>
@@ -10,14 +11,6 @@
 
 #define HTTP_PRESIZE_MAX (32u << 20)
 
-static char *xstrndup(const char *s, size_t n)
-{
-	char *p = strndup(s, n);
-
-	if (!p)
-		abort();
-	return p;
-}
 
 static void check_headers(struct http *h)
 {

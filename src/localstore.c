@@ -1,5 +1,7 @@
 /* localstore.c - the encrypted local credential store; see include/localstore.h
    for the file format and the rules. */
+#include "fsutil.h"
+#include "xalloc.h"
 #include "localstore.h"
 
 #include <errno.h>
@@ -66,23 +68,7 @@ struct contents {
 
 /* --- small helpers -------------------------------------------------------- */
 
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
 
-	if (!p)
-		abort();
-	return p;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-
-	if (!p)
-		abort();
-	return p;
-}
 
 /* Locked memory for anything that holds a secret; OOM is fatal (see buf.h). */
 static void *secure_alloc(size_t n)
@@ -265,32 +251,6 @@ static char *dir_of(const char *path)
 	return d;
 }
 
-/* mkdir -p with mode 0700 for what is created; existing directories are left alone. */
-static int make_dirs(const char *dir, struct buf *err)
-{
-	char *p = xstrdup(dir), *s, c;
-	struct stat st;
-	int rc = 0;
-
-	for (s = p + 1;; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		c = *s;
-		*s = '\0';
-		/* EACCES on a parent that exists is no reason to fail: stat decides */
-		if (mkdir(p, 0700) != 0 && errno != EEXIST &&
-		    (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))) {
-			buf_printf(err, "cannot create directory %s: %s", p, strerror(errno));
-			rc = -1;
-			break;
-		}
-		*s = c;
-		if (!c)
-			break;
-	}
-	free(p);
-	return rc;
-}
 
 /* fsync a directory so a rename or a new file in it survives a crash. */
 static int sync_dir(const char *dir, struct buf *err)
@@ -731,7 +691,7 @@ static int create_key_file(struct localstore *s, const char *path, struct buf *e
 	char *dir = dir_of(path);
 	int fd;
 
-	if (make_dirs(dir, err)) {
+	if (mkdir_p(dir, err)) {
 		free(dir);
 		return -1;
 	}
@@ -865,7 +825,7 @@ struct localstore *localstore_open(const struct vault_cfg *v, int create, struct
 	if (rc == 1 && create) {
 		/* under the lock, so that of two processes creating the store one wins
 		   and the other then opens what it wrote */
-		if (make_dirs(s->dir, err) || (lfd = lock_store(s, err)) < 0)
+		if (mkdir_p(s->dir, err) || (lfd = lock_store(s, err)) < 0)
 			goto fail;
 		rc = read_store(s->path, &data, &len, err);
 		if (rc == 1) {

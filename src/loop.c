@@ -1,4 +1,5 @@
 /* loop.c - curl multi + poll + timers; see include/loop.h. */
+#include "xalloc.h"
 #include "loop.h"
 
 #include <errno.h>
@@ -66,13 +67,6 @@ int64_t loop_now(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n);
-	if (!p)
-		abort();
-	return p;
-}
 
 /* --- curl's sockets and timer (curl_multi_socket_action) --- */
 
@@ -101,7 +95,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void
 	if (!c) {
 		if (l->ncsocks == l->capcsocks) {
 			l->capcsocks = l->capcsocks ? l->capcsocks * 2 : 8;
-			l->csocks = xrealloc(l->csocks, l->capcsocks * sizeof(*l->csocks));
+			l->csocks = xrealloc(l->csocks, l->capcsocks, sizeof(*l->csocks));
 		}
 		c = &l->csocks[l->ncsocks++];
 		c->fd = fd;
@@ -183,7 +177,7 @@ int loop_io_add(struct loop *l, int fd, short events, loop_io_cb cb, void *arg)
 		return -1;
 	if (l->nwatches == l->capwatches) {
 		l->capwatches = l->capwatches ? l->capwatches * 2 : 8;
-		l->watches = xrealloc(l->watches, l->capwatches * sizeof(*l->watches));
+		l->watches = xrealloc(l->watches, l->capwatches, sizeof(*l->watches));
 	}
 	w = &l->watches[l->nwatches++];
 	w->fd = fd;
@@ -265,7 +259,7 @@ struct loop_timer *loop_timer_add(struct loop *l, int64_t ms, loop_timer_cb cb, 
 	t->arg = arg;
 	if (l->nheap == l->capheap) {
 		l->capheap = l->capheap ? l->capheap * 2 : 16;
-		l->heap = xrealloc(l->heap, l->capheap * sizeof(*l->heap));
+		l->heap = xrealloc(l->heap, l->capheap, sizeof(*l->heap));
 	}
 	heap_set(l, l->nheap++, t);
 	heap_up(l, t->slot);
@@ -377,7 +371,7 @@ void loop_note_paused(struct loop *l, CURL *easy)
 			return;
 	if (l->npaused == l->cappaused) {
 		l->cappaused = l->cappaused ? l->cappaused * 2 : 8;
-		l->paused = xrealloc(l->paused, l->cappaused * sizeof(*l->paused));
+		l->paused = xrealloc(l->paused, l->cappaused, sizeof(*l->paused));
 	}
 	l->paused[l->npaused++] = easy;
 }
@@ -508,7 +502,7 @@ static int loop_once(struct loop *l, int max_ms)
 	n = nw + l->ncsocks;
 	if (n > l->cappfds) {
 		l->cappfds = n;
-		l->pfds = xrealloc(l->pfds, n * sizeof(*l->pfds));
+		l->pfds = xrealloc(l->pfds, n, sizeof(*l->pfds));
 	}
 	for (i = 0; i < nw; i++) {
 		l->pfds[i].fd = l->watches[i].fd;

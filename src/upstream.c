@@ -1,4 +1,5 @@
 /* upstream.c - one Streamable HTTP MCP session per connector; see include/upstream.h. */
+#include "xalloc.h"
 #include "upstream.h"
 
 #include <stdarg.h>
@@ -169,14 +170,6 @@ int mcp_version_known(const char *v, size_t n)
 
 /* --- small helpers --- */
 
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (!p)
-		abort();
-	return p;
-}
 
 static void free_tools(struct up_tool *t, size_t n)
 {

@@ -1,4 +1,5 @@
 /* vault.c - HashiCorp Vault / OpenBao client on the loop; see include/vault.h. */
+#include "xalloc.h"
 #include "vault.h"
 
 #include <fcntl.h>
@@ -53,14 +54,6 @@ struct vault {
 	struct vault_read *reads;
 };
 
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (!p)
-		abort();
-	return p;
-}
 
 static const char *env2(const char *bao, const char *vault)
 {
