@@ -55,8 +55,12 @@ $(BUILD):
 -include $(OBJS:.o=.d)
 
 # Unit tests (cmocka): each tests/unit/test_X.c links against every module but main.
-$(BUILD)/test_%: tests/unit/test_%.c $(LIBOBJS) | $(BUILD)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-unused-parameter -o $@ $< $(LIBOBJS) \
+# A test may stand in for modules with fakes: FAKES_X lists tests/unit/fake_M.c
+# files, each linked instead of build/M.o (e.g. a fake http.c under the connector).
+.SECONDEXPANSION:
+$(BUILD)/test_%: tests/unit/test_%.c $(LIBOBJS) $$(FAKES_$$*) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-unused-parameter -o $@ $< $(FAKES_$*) \
+		$(filter-out $(patsubst tests/unit/fake_%.c,$(BUILD)/%.o,$(FAKES_$*)),$(LIBOBJS)) \
 		$(LDLIBS) $$(pkg-config --libs cmocka)
 
 unit: $(UNIT_BINS)

@@ -29,11 +29,8 @@
 #include "config.h"
 #include "json.h"
 #include "loop.h"
+#include "protocol.h"
 
-/* Protocol versions mcpmux speaks, oldest first; the last is offered. */
-extern const char *const mcp_versions[];
-extern const size_t mcp_nversions;
-int mcp_version_known(const char *v, size_t n);
 
 enum up_state {
 	UP_DISABLED,	/* enabled = no */

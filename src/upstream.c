@@ -14,9 +14,6 @@
 #include "log.h"
 #include "sse.h"
 
-const char *const mcp_versions[] = { "2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25" };
-const size_t mcp_nversions = sizeof(mcp_versions) / sizeof(mcp_versions[0]);
-
 #define MAX_PAGES	1000
 #define MAX_TOOLS	10000
 #define REAUTH_PROBE_MS	5000	/* a refused credential is looked up again at most this often */
@@ -157,16 +154,6 @@ struct upstream {
 	int server_logging;		/* the server declared the logging capability */
 	char *log_level;		/* the agent's logging/setLevel, applied to this connector */
 };
-
-int mcp_version_known(const char *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < mcp_nversions; i++)
-		if (strlen(mcp_versions[i]) == n && memcmp(mcp_versions[i], v, n) == 0)
-			return 1;
-	return 0;
-}
 
 /* --- small helpers --- */
 
