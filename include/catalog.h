@@ -10,7 +10,7 @@
  * order connectors became ready. Every clash is logged.
  *
  * The catalog is rebuilt as a whole when any connector's tool list changes
- * (rare); lookups are O(1) per call. It holds pointers into the upstreams'
+ * (rare); lookups are O(1) per call. It holds pointers into the connectors'
  * tool arrays, so it must be rebuilt before those arrays are used again
  * after a change. Owned by the mux.
  */
@@ -20,14 +20,14 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "upstream.h"
+#include "connector.h"
 
 #define NAME_LIMIT 64
 
 struct cat_entry {
 	char *exposed;			/* the name the agent sees and calls */
-	struct upstream *up;		/* where calls go (not owned) */
-	const struct up_tool *tool;	/* the upstream's tool (not owned) */
+	struct connector *conn;		/* where calls go (not owned) */
+	const struct conn_tool *tool;	/* the connector's tool (not owned) */
 };
 
 struct catalog {
@@ -40,14 +40,14 @@ struct catalog {
 void catalog_init(struct catalog *c);
 void catalog_free(struct catalog *c);
 
-/* Rebuilds from every upstream's current tool list. */
-void catalog_build(struct catalog *c, struct upstream **ups, size_t nups, const char *prefix);
+/* Rebuilds from every connector's current tool list. */
+void catalog_build(struct catalog *c, struct connector *const *conns, size_t n, const char *prefix);
 
 /* The same from plain lists (what catalog_build uses; tests call it directly). */
 struct cat_source {
-	struct upstream *up;		/* recorded in entries, not dereferenced */
+	struct connector *conn;		/* recorded in entries, not dereferenced */
 	const struct connector_cfg *cfg; /* alias and tools/hide filters */
-	const struct up_tool *tools;
+	const struct conn_tool *tools;
 	size_t ntools;
 };
 void catalog_build_from(struct catalog *c, const struct cat_source *src, size_t n,

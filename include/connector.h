@@ -160,6 +160,11 @@ int connector_wake(struct connector *c);		/* 0 when it has nothing to try */
  */
 int connector_take_reply(struct connector *c, const char *msg, struct buf *into);
 
+/* Kinds: each one's constructor, used by connector_new() only. */
+struct connector *mcp_connector_new(struct loop *loop, const struct config *cfg,
+				    const struct connector_cfg *c, const struct conn_events *ev,
+				    struct creds *creds);	/* conn/mcp */
+
 /* Shorthands over connector_status(). */
 enum conn_state connector_state(const struct connector *c);
 const char *connector_state_name(enum conn_state s);

@@ -12,10 +12,10 @@
 #define MCPMUX_POLICY_H
 
 #include "config.h"
-#include "upstream.h"
+#include "connector.h"
 
-int policy_label(const struct connector_cfg *c, const struct up_tool *t);	/* LABEL_READ / LABEL_WRITE */
+int policy_label(const struct connector_cfg *c, const struct conn_tool *t);	/* LABEL_READ / LABEL_WRITE */
 const char *policy_label_name(int label);
-int policy_asks(const struct connector_cfg *c, const struct up_tool *t);
+int policy_asks(const struct connector_cfg *c, const struct conn_tool *t);
 
 #endif

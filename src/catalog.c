@@ -125,9 +125,9 @@ static void insert(struct catalog *c, size_t idx)
 }
 
 struct cand {
-	struct upstream *up;
+	struct connector *conn;
 	const struct connector_cfg *cfg;
-	const struct up_tool *tool;
+	const struct conn_tool *tool;
 	char *name;
 	int altered;
 	int keep;
@@ -178,7 +178,7 @@ static void assign(struct catalog *c, struct cand *cs, size_t nc, size_t budget)
 				}
 			}
 			tmp.entries[tmp.n].exposed = k->name;
-			tmp.entries[tmp.n].up = k->up;
+			tmp.entries[tmp.n].conn = k->conn;
 			tmp.entries[tmp.n].tool = k->tool;
 			k->keep = 1;
 			insert(&tmp, tmp.n++);
@@ -196,7 +196,7 @@ static void assign(struct catalog *c, struct cand *cs, size_t nc, size_t budget)
 		if (!cs[i].keep)
 			continue;
 		c->entries[c->n].exposed = cs[i].name;
-		c->entries[c->n].up = cs[i].up;
+		c->entries[c->n].conn = cs[i].conn;
 		c->entries[c->n].tool = cs[i].tool;
 		cs[i].name = NULL;
 		insert(c, c->n++);
@@ -214,7 +214,7 @@ void catalog_build_from(struct catalog *c, const struct cat_source *src, size_t 
 	clear(c);
 	for (u = 0; u < n; u++) {
 		for (t = 0; t < src[u].ntools; t++) {
-			const struct up_tool *tool = &src[u].tools[t];
+			const struct conn_tool *tool = &src[u].tools[t];
 			struct buf name = BUF_INIT;
 
 			if (!config_tool_allowed(src[u].cfg, tool->name))
@@ -225,7 +225,7 @@ void catalog_build_from(struct catalog *c, const struct cat_source *src, size_t 
 				if (!cs)
 					abort();
 			}
-			cs[nc].up = src[u].up;
+			cs[nc].conn = src[u].conn;
 			cs[nc].cfg = src[u].cfg;
 			cs[nc].tool = tool;
 			cs[nc].keep = 0;
@@ -240,7 +240,7 @@ void catalog_build_from(struct catalog *c, const struct cat_source *src, size_t 
 	free(cs);
 }
 
-void catalog_build(struct catalog *c, struct upstream **ups, size_t nups, const char *prefix)
+void catalog_build(struct catalog *c, struct connector *const *conns, size_t nups, const char *prefix)
 {
 	struct cat_source *src = calloc(nups ? nups : 1, sizeof(*src));
 	size_t i;
@@ -248,9 +248,9 @@ void catalog_build(struct catalog *c, struct upstream **ups, size_t nups, const 
 	if (!src)
 		abort();
 	for (i = 0; i < nups; i++) {
-		src[i].up = ups[i];
-		src[i].cfg = upstream_cfg(ups[i]);
-		src[i].tools = upstream_tools(ups[i], &src[i].ntools);
+		src[i].conn = conns[i];
+		src[i].cfg = conns[i]->cfg;
+		src[i].tools = connector_tools(conns[i], &src[i].ntools);
 	}
 	catalog_build_from(c, src, nups, prefix);
 	free(src);
@@ -261,7 +261,7 @@ void catalog_write_tools(const struct catalog *c, struct buf *out)
 	size_t i;
 
 	for (i = 0; i < c->n; i++) {
-		const struct up_tool *t = c->entries[i].tool;
+		const struct conn_tool *t = c->entries[i].tool;
 
 		if (i)
 			buf_putc(out, ',');

@@ -10,7 +10,7 @@
 /* Starts every connector and waits until all settled or connect_timeout. */
 static void settle(struct loop *loop, struct mux *m)
 {
-	int64_t end = loop_now() + m->cfg->connect_timeout_ms, now;
+	int64_t end = loop_now() + mux_config(m)->connect_timeout_ms, now;
 
 	mux_start(m, NULL);
 	while (!mux_settled(m) && (now = loop_now()) < end)
@@ -52,33 +52,38 @@ static void close_session(struct session *s)
 	cmd_global_cleanup();
 }
 
-static const char *status_of(struct upstream *up)
+static const char *status_of(const struct connector *c)
 {
+	enum conn_state st = connector_state(c);
+
 	/* Still starting when the wait ended counts as a failure to the user. */
-	return upstream_state(up) == UP_STARTING ? "error" : upstream_state_name(upstream_state(up));
+	return st == CONN_STARTING ? "error" : connector_state_name(st);
 }
 
-static void reason_of(struct upstream *up, const struct config *cfg, struct buf *out)
+static void reason_of(const struct connector *c, const struct config *cfg, struct buf *out)
 {
-	if (upstream_state(up) == UP_STARTING) {
+	struct conn_status st;
+
+	connector_status(c, &st);
+	if (st.state == CONN_STARTING) {
 		buf_printf(out, "no answer within connect_timeout (%ld s) - is the server responsive?",
 			   cfg->connect_timeout_ms / 1000);
 		return;
 	}
-	buf_puts(out, upstream_reason(up));
-	if (*upstream_hint(up))
-		buf_printf(out, " - %s", upstream_hint(up));
+	buf_puts(out, st.reason);
+	if (*st.hint)
+		buf_printf(out, " - %s", st.hint);
 }
 
 static const char *label_of(const struct cat_entry *e)
 {
-	return policy_label_name(policy_label(upstream_cfg(e->up), e->tool));
+	return policy_label_name(policy_label(e->conn->cfg, e->tool));
 }
 
 /* "ask": calling it waits for a human; "auto": it runs at once. */
 static const char *approval_of(const struct cat_entry *e)
 {
-	return policy_asks(upstream_cfg(e->up), e->tool) ? "ask" : "auto";
+	return policy_asks(e->conn->cfg, e->tool) ? "ask" : "auto";
 }
 
 static void print_json(struct session *s)
@@ -94,25 +99,25 @@ static void print_json(struct session *s)
 		buf_puts(&out, i ? ",\n  {\"name\":" : "\n  {\"name\":");
 		json_escape_str(&out, e->exposed);
 		buf_puts(&out, ",\"connector\":");
-		json_escape_str(&out, upstream_cfg(e->up)->alias);
+		json_escape_str(&out, connector_alias(e->conn));
 		buf_puts(&out, ",\"tool\":");
 		json_escape_str(&out, e->tool->name);
 		buf_printf(&out, ",\"label\":\"%s\",\"approval\":\"%s\",\"status\":\"%s\"}",
-			   label_of(e), approval_of(e), status_of(e->up));
+			   label_of(e), approval_of(e), status_of(e->conn));
 	}
 	buf_puts(&out, "\n],\"connectors\":[");
-	for (i = 0; i < s->m->nups; i++) {
-		struct upstream *up = s->m->ups[i];
+	for (i = 0; i < mux_count(s->m); i++) {
+		const struct connector *c = mux_connector(s->m, i);
+		enum conn_state st = connector_state(c);
 		size_t nt;
 
-		upstream_tools(up, &nt);
+		connector_tools(c, &nt);
 		buf_puts(&out, i ? ",\n  {\"connector\":" : "\n  {\"connector\":");
-		json_escape_str(&out, upstream_cfg(up)->alias);
-		buf_printf(&out, ",\"status\":\"%s\",\"tools\":%zu", status_of(up), nt);
-		if (upstream_state(up) == UP_ERROR || upstream_state(up) == UP_STARTING ||
-		    upstream_state(up) == UP_REAUTH) {
+		json_escape_str(&out, connector_alias(c));
+		buf_printf(&out, ",\"status\":\"%s\",\"tools\":%zu", status_of(c), nt);
+		if (st == CONN_ERROR || st == CONN_STARTING || st == CONN_REAUTH) {
 			buf_reset(&why);
-			reason_of(up, &s->cfg, &why);
+			reason_of(c, &s->cfg, &why);
 			buf_puts(&out, ",\"reason\":");
 			json_escape_str(&out, why.data);
 		}
@@ -138,16 +143,15 @@ static void print_table(struct session *s)
 		const struct cat_entry *e = &cat->entries[i];
 
 		printf("%-*s  %-16s %-32s %-5s  %-8s %s\n", (int)w, e->exposed,
-		       upstream_cfg(e->up)->alias, e->tool->name, label_of(e), approval_of(e),
-		       status_of(e->up));
+		       connector_alias(e->conn), e->tool->name, label_of(e), approval_of(e),
+		       status_of(e->conn));
 	}
-	for (i = 0; i < s->m->nups; i++) {
-		struct upstream *up = s->m->ups[i];
-		enum up_state st = upstream_state(up);
+	for (i = 0; i < mux_count(s->m); i++) {
+		const struct connector *c = mux_connector(s->m, i);
 
-		if (st != UP_READY)
+		if (connector_state(c) != CONN_READY)
 			printf("# connector '%s' is %s: its tools are not listed\n",
-			       upstream_cfg(up)->alias, status_of(up));
+			       connector_alias(c), status_of(c));
 	}
 }
 
@@ -191,20 +195,21 @@ static int check_exec(int argc, char **argv)
 	if (open_session(&o, &s))
 		return 1;
 	printf("config %s: ok (%zu connectors)\n", s.cfg.path, s.cfg.nconnectors);
-	for (i = 0; i < s.m->nups; i++) {
-		struct upstream *up = s.m->ups[i];
-		enum up_state st = upstream_state(up);
+	for (i = 0; i < mux_count(s.m); i++) {
+		const struct connector *c = mux_connector(s.m, i);
+		struct conn_status st;
 
-		upstream_tools(up, &nt);
-		if (st == UP_READY) {
-			printf("%-16s active    %zu tools, %lld ms\n", upstream_cfg(up)->alias, nt,
-			       (long long)upstream_latency_ms(up));
-		} else if (st == UP_DISABLED) {
-			printf("%-16s disabled\n", upstream_cfg(up)->alias);
+		connector_status(c, &st);
+		connector_tools(c, &nt);
+		if (st.state == CONN_READY) {
+			printf("%-16s active    %zu tools, %lld ms\n", connector_alias(c), nt,
+			       (long long)st.latency_ms);
+		} else if (st.state == CONN_DISABLED) {
+			printf("%-16s disabled\n", connector_alias(c));
 		} else {
 			buf_reset(&why);
-			reason_of(up, &s.cfg, &why);
-			printf("%-16s %-9s %s\n", upstream_cfg(up)->alias, status_of(up), why.data);
+			reason_of(c, &s.cfg, &why);
+			printf("%-16s %-9s %s\n", connector_alias(c), status_of(c), why.data);
 			bad = 1;
 		}
 	}

@@ -17,6 +17,7 @@
 #include "lines.h"
 #include "log.h"
 #include "policy.h"
+#include "protocol.h"
 
 #define CLOSE_TIMEOUT_MS 1000
 #define LIST_CHANGED_DELAY_MS 20
@@ -32,8 +33,8 @@ struct dcall {
 	struct dcall *prev, *next;
 	char *id;		/* the agent's id, its bytes as sent (string or number) */
 	size_t id_len;
-	struct upstream *up;	/* where it goes */
-	struct up_req *req;	/* the upstream request (owned by up), once sent */
+	struct connector *up;	/* where it goes */
+	struct conn_req *req;	/* the upstream request (owned by up), once sent */
 	struct approval_req *areq; /* the question to a human, while it waits */
 	struct buf params;	/* the upstream's params, sent once allowed */
 	char *tool;		/* exposed name, for the audit */
@@ -52,7 +53,7 @@ struct outreq {
 	char id[48];		/* our id: "mcpmux-" and 128 random bits, which the agent echoes */
 	void (*done)(void *ctx, int accepted); /* approval questions */
 	void *ctx;
-	struct upstream *up;	/* forwarded requests: the connector that asked */
+	struct connector *up;	/* forwarded requests: the connector that asked */
 	char *orig_id;		/* ...and its id, as it sent it */
 	size_t orig_id_len;
 };
@@ -61,7 +62,7 @@ struct outreq {
 struct deferred {
 	struct downstream *d;
 	struct deferred *prev, *next;
-	struct upstream *up;	/* the connector it waits for, or NULL: all that start */
+	struct connector *up;	/* the connector it waits for, or NULL: all that start */
 	char *line;		/* the request as received */
 	size_t len;
 	struct loop_timer *timer; /* connect_timeout */
@@ -92,6 +93,19 @@ struct downstream {
 	int stopping;
 	int status;			/* exit status */
 };
+
+/* Shorthands over connector_status(). */
+static struct conn_status cs(const struct connector *c)
+{
+	struct conn_status st;
+
+	connector_status(c, &st);
+	return st;
+}
+static int cs_busy(const struct connector *c) { return cs(c).busy; }
+static int cs_settling(const struct connector *c) { return cs(c).settling; }
+static const char *cs_reason(const struct connector *c) { return cs(c).reason; }
+static const char *cs_hint(const struct connector *c) { return cs(c).hint; }
 
 static int sig_pipe[2] = { -1, -1 };
 
@@ -351,12 +365,12 @@ static void on_list_changed(void *arg)
 	struct downstream *d = arg;
 
 	d->changed = NULL;
-	if (d->mux->generation == d->listed_gen)
+	if (mux_generation(d->mux) == d->listed_gen)
 		return;
 	buf_puts(&d->out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}");
 	end_message(d);
 	/* The agent re-lists; until then further changes need no second notice. */
-	d->listed_gen = d->mux->generation;
+	d->listed_gen = mux_generation(d->mux);
 }
 
 static void redispatch(struct deferred *q);
@@ -366,22 +380,22 @@ static void on_mux_change(struct mux *m, void *arg)
 	struct downstream *d = arg;
 	struct deferred *q, *next;
 
-	if (d->listed && m->generation != d->listed_gen && !d->changed)
+	if (d->listed && mux_generation(m) != d->listed_gen && !d->changed)
 		d->changed = loop_timer_add(d->loop, LIST_CHANGED_DELAY_MS, on_list_changed, d);
 	/* Each waits for its own connector's attempt, or for all that start. */
 	for (q = d->deferred; q; q = next) {
 		next = q->next;
-		if (q->up ? !upstream_busy(q->up) : mux_settled(m))
+		if (q->up ? !cs_busy(q->up) : mux_settled(m))
 			redispatch(q);
 	}
 }
 
 /* notifications/message with the connector in `logger` ("alias" or "alias/logger"). */
-static void forward_log(struct downstream *d, struct upstream *up, const char *msg,
+static void forward_log(struct downstream *d, struct connector *up, const char *msg,
 			const struct json *j)
 {
 	int params = json_get(j, 0, "params"), logger = json_get(j, params, "logger");
-	const char *alias = upstream_cfg(up)->alias;
+	const char *alias = connector_alias(up);
 	struct buf name = BUF_INIT;
 	size_t s, e;
 
@@ -425,7 +439,7 @@ static void outreq_new_id(struct outreq *o)
 }
 
 /* A connector gave up on a request it had sent the agent: tell the agent, under our id. */
-static void cancel_forwarded(struct downstream *d, struct upstream *up, const struct json *j)
+static void cancel_forwarded(struct downstream *d, struct connector *up, const struct json *j)
 {
 	int rid = json_get(j, json_get(j, 0, "params"), "requestId");
 	struct outreq *o;
@@ -447,7 +461,7 @@ static void cancel_forwarded(struct downstream *d, struct upstream *up, const st
 	free(o);
 }
 
-static void on_mux_notify(struct mux *m, struct upstream *up, const char *msg, size_t n,
+static void on_mux_notify(struct mux *m, struct connector *up, const char *msg, size_t n,
 			  const struct json *j, void *arg)
 {
 	struct downstream *d = arg;
@@ -463,12 +477,12 @@ static void on_mux_notify(struct mux *m, struct upstream *up, const char *msg, s
 	} else if (json_streq(j, method, "notifications/cancelled")) {
 		cancel_forwarded(d, up, j);
 	} else {
-		log_debug("connector '%s': notification not forwarded", upstream_cfg(up)->alias);
+		log_debug("connector '%s': notification not forwarded", connector_alias(up));
 	}
 }
 
 /* A connector asks the agent something: pass it on under an id of ours. */
-static void on_mux_request(struct mux *m, struct upstream *up, const char *msg, size_t n,
+static void on_mux_request(struct mux *m, struct connector *up, const char *msg, size_t n,
 			   const struct json *j, void *arg)
 {
 	struct downstream *d = arg;
@@ -509,7 +523,7 @@ struct req {
 	int final;		/* deferred already: answer with what there is */
 };
 
-static void defer_request(struct req *r, struct upstream *up);
+static void defer_request(struct req *r, struct connector *up);
 
 /*
  * Connectors start once the agent has said what it can do: the capabilities
@@ -638,7 +652,7 @@ static void handle_response(struct downstream *d, const struct json *j, int id)
 		buf_add(&out, j->js, s);
 		buf_add(&out, o->orig_id, o->orig_id_len);
 		buf_add(&out, j->js + e, j->len - e);
-		upstream_send(o->up, out.data, out.len);
+		connector_send(o->up, out.data, out.len);
 		buf_free(&out);
 		free(o->orig_id);
 		free(o);
@@ -692,7 +706,7 @@ static void do_tools_list(struct req *r)
 	buf_puts(&d->out, "]}}");
 	end_message(d);
 	d->listed = 1;
-	d->listed_gen = d->mux->generation;
+	d->listed_gen = mux_generation(d->mux);
 }
 
 /* Ends a call's record: one audit line, whatever happened. */
@@ -701,7 +715,7 @@ static void dcall_audit(struct dcall *c, const char *outcome)
 	struct audit_rec r;
 
 	r.tool = c->tool;
-	r.connector = upstream_cfg(c->up)->alias;
+	r.connector = connector_alias(c->up);
 	r.label = c->label;
 	r.decision = c->decision;
 	r.decided_by = c->by;
@@ -729,7 +743,7 @@ static void dcall_free(struct dcall *c)
 	free(c);
 }
 
-static void on_call_reply(struct upstream *up, const char *msg, size_t n,
+static void on_call_reply(struct connector *up, const char *msg, size_t n,
 			  const struct json *j, const char *err, void *arg)
 {
 	struct dcall *c = arg;
@@ -746,7 +760,7 @@ static void on_call_reply(struct upstream *up, const char *msg, size_t n,
 		dcall_audit(c, res < 0 || json_is_true(j, json_get(j, res, "isError")) ? "error" : "ok");
 		/* Splice: the connector's reply as it came, with the agent's id. */
 		json_span(j, json_get(j, 0, "id"), &s, &e);
-		if (n >= OUT_HOLD_MIN && upstream_take_reply(up, msg, &body) == 0) {
+		if (n >= OUT_HOLD_MIN && connector_take_reply(up, msg, &body) == 0) {
 			/* Big: written from the buffer it arrived in, around the id. */
 			out_splice(d, &body, s, e, c->id, c->id_len);
 			end_queued(d);
@@ -763,7 +777,7 @@ static void on_call_reply(struct upstream *up, const char *msg, size_t n,
 
 static void send_call(struct dcall *c)
 {
-	c->req = upstream_request(c->up, "tools/call", c->params.data, c->params.len, 0,
+	c->req = connector_request(c->up, "tools/call", c->params.data, c->params.len, 0,
 				  on_call_reply, c);
 	buf_free(&c->params);
 }
@@ -785,19 +799,19 @@ static void on_approval(enum approval_result res, const char *by, const char *te
 	dcall_free(c);
 }
 
-static void unavailable(struct req *r, struct upstream *up)
+static void unavailable(struct req *r, struct connector *up)
 {
 	struct buf t = BUF_INIT;
-	const char *hint = upstream_hint(up);
+	const char *hint = cs_hint(up);
 
-	if (upstream_state(up) == UP_DISABLED)
-		buf_printf(&t, "connector '%s' is disabled in the mcpmux config", upstream_cfg(up)->alias);
-	else if (upstream_state(up) == UP_STARTING)
+	if (connector_state(up) == CONN_DISABLED)
+		buf_printf(&t, "connector '%s' is disabled in the mcpmux config", connector_alias(up));
+	else if (connector_state(up) == CONN_STARTING)
 		buf_printf(&t, "connector '%s' is reconnecting after: %s; try again shortly",
-			   upstream_cfg(up)->alias, upstream_reason(up));
+			   connector_alias(up), cs_reason(up));
 	else
 		buf_printf(&t, "connector '%s' is unavailable: %s%s%s (run `mcpmux check` for details)",
-			   upstream_cfg(up)->alias, upstream_reason(up), *hint ? " - " : "", hint);
+			   connector_alias(up), cs_reason(up), *hint ? " - " : "", hint);
 	reply_tool_error(r->d, r->id, r->idn, t.data);
 	buf_free(&t);
 }
@@ -808,7 +822,7 @@ static void do_tools_call(struct req *r)
 	const struct json *j = r->j;
 	int name = json_get(j, r->params, "name"), args = json_get(j, r->params, "arguments");
 	const struct cat_entry *e;
-	struct upstream *up;
+	struct connector *up;
 	struct approval_call call;
 	struct dcall *c;
 	struct buf want = BUF_INIT;
@@ -826,10 +840,10 @@ static void do_tools_call(struct req *r)
 	e = want.len && memchr(want.data, '\0', want.len) ? NULL :
 	    catalog_find(mux_catalog(d->mux), buf_str(&want), want.len);
 	if (!e) {
-		up = mux_upstream_for(d->mux, buf_str(&want), want.len);
-		if (up && !r->final && (upstream_settling(up) || upstream_wake(up))) {
+		up = mux_connector_for(d->mux, buf_str(&want), want.len);
+		if (up && !r->final && (cs_settling(up) || connector_wake(up))) {
 			defer_request(r, up);
-		} else if (up && upstream_state(up) != UP_READY) {
+		} else if (up && connector_state(up) != CONN_READY) {
 			unavailable(r, up);
 		} else {
 			struct buf m = BUF_INIT;
@@ -852,12 +866,12 @@ static void do_tools_call(struct req *r)
 		abort();
 	memcpy(c->id, r->id, r->idn);
 	c->id_len = r->idn;
-	c->up = e->up;
+	c->up = e->conn;
 	c->tool = strdup(e->exposed);
 	if (!c->tool)
 		abort();
 	c->started = loop_now();
-	c->label = policy_label_name(policy_label(upstream_cfg(e->up), e->tool));
+	c->label = policy_label_name(policy_label(e->conn->cfg, e->tool));
 	/* Splice: the agent's params as sent, with the upstream's own name exactly
 	   as the connector wrote it (its JSON string, escapes and all). */
 	json_span(j, r->params, &ps, &pe);
@@ -879,13 +893,13 @@ static void do_tools_call(struct req *r)
 	if (d->calls)
 		d->calls->prev = c;
 	d->calls = c;
-	if (!policy_asks(upstream_cfg(e->up), e->tool)) {
+	if (!policy_asks(e->conn->cfg, e->tool)) {
 		c->decision = "auto";
 		c->by = "policy";
 		send_call(c);
 		return;
 	}
-	call.connector = upstream_cfg(e->up)->alias;
+	call.connector = connector_alias(e->conn);
 	call.tool = e->exposed;
 	call.upstream_tool = e->tool->name;
 	call.label = c->label;
@@ -909,7 +923,7 @@ static void do_cancelled(struct req *r)
 		if (c->id_len == e - s && memcmp(c->id, j->js + s, e - s) == 0) {
 			/* The agent expects no answer; the connector is told and late replies dropped. */
 			if (c->req)
-				upstream_cancel(c->up, c->req, "cancelled by the client");
+				connector_cancel(c->up, c->req, "cancelled by the client");
 			if (!c->decision)
 				c->decision = "denied";
 			if (!c->by)
@@ -936,8 +950,8 @@ static void do_set_level(struct req *r)
 		buf_free(&level);
 		return;
 	}
-	for (i = 0; i < r->d->mux->nups; i++)
-		upstream_set_log_level(r->d->mux->ups[i], level.data);
+	for (i = 0; i < mux_count(r->d->mux); i++)
+		connector_set_log_level(mux_connector(r->d->mux, i), level.data);
 	reply_result(r->d, r->id, r->idn, "{}");
 	buf_free(&level);
 }
@@ -948,8 +962,8 @@ static void do_roots_changed(struct req *r)
 	static const char msg[] = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/roots/list_changed\"}";
 	size_t i;
 
-	for (i = 0; i < r->d->mux->nups; i++)
-		upstream_send(r->d->mux->ups[i], msg, sizeof(msg) - 1);
+	for (i = 0; i < mux_count(r->d->mux); i++)
+		connector_send(mux_connector(r->d->mux, i), msg, sizeof(msg) - 1);
 }
 
 static const struct method {
@@ -1005,7 +1019,7 @@ static void on_deferred_timeout(void *arg)
 	redispatch(q);
 }
 
-static void defer_request(struct req *r, struct upstream *up)
+static void defer_request(struct req *r, struct connector *up)
 {
 	struct downstream *d = r->d;
 	struct deferred *q = calloc(1, sizeof(*q));
@@ -1020,7 +1034,7 @@ static void defer_request(struct req *r, struct upstream *up)
 	memcpy(q->line, r->line, r->len);
 	q->line[r->len] = '\0';
 	q->len = r->len;
-	q->timer = loop_timer_add(d->loop, d->mux->cfg->connect_timeout_ms, on_deferred_timeout, q);
+	q->timer = loop_timer_add(d->loop, mux_config(d->mux)->connect_timeout_ms, on_deferred_timeout, q);
 	q->next = d->deferred;
 	if (d->deferred)
 		d->deferred->prev = q;
@@ -1202,12 +1216,12 @@ struct downstream *downstream_new(struct loop *loop, struct mux *m, int in_fd, i
 	ops.arg = d;
 	d->loop = loop;
 	d->segs_tail = &d->segs;
-	d->audit = audit_open(m->cfg->audit_log, err);
-	if (m->cfg->audit_log && !d->audit) {
+	d->audit = audit_open(mux_config(m)->audit_log, err);
+	if (mux_config(m)->audit_log && !d->audit) {
 		free(d);
 		return NULL;
 	}
-	d->appr = approval_new(loop, m->cfg, &ops, err);
+	d->appr = approval_new(loop, mux_config(m), &ops, err);
 	if (!d->appr) {
 		audit_close(d->audit);
 		free(d);
@@ -1219,10 +1233,11 @@ struct downstream *downstream_new(struct loop *loop, struct mux *m, int in_fd, i
 	d->out_fd = out_fd;
 	json_init(&d->j);
 	lines_init(&d->in, DOWN_MAX_LINE);
-	m->on_change = on_mux_change;
-	m->on_notify = on_mux_notify;
-	m->on_request = on_mux_request;
-	m->arg = d;
+	{
+		struct mux_listener l = { on_mux_change, on_mux_notify, on_mux_request, d };
+
+		mux_listen(m, &l);
+	}
 	return d;
 }
 

@@ -9,7 +9,7 @@
 
 #include "cmd.h"
 #include "log.h"
-#include "upstream.h"
+#include "protocol.h"
 
 static const struct cmd *const commands[] = { &cmd_serve, &cmd_tools, &cmd_check, &cmd_config, &cmd_approve, &cmd_vault, &cmd_init };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

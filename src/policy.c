@@ -1,7 +1,7 @@
 /* policy.c - labels and approval modes; see include/policy.h. */
 #include "policy.h"
 
-int policy_label(const struct connector_cfg *c, const struct up_tool *t)
+int policy_label(const struct connector_cfg *c, const struct conn_tool *t)
 {
 	int l = config_rule_value(c->label_rules, c->nlabel_rules, t->name, LABEL_UNSET);
 
@@ -15,7 +15,7 @@ const char *policy_label_name(int label)
 	return label == LABEL_READ ? "read" : "write";
 }
 
-int policy_asks(const struct connector_cfg *c, const struct up_tool *t)
+int policy_asks(const struct connector_cfg *c, const struct conn_tool *t)
 {
 	int mode = config_rule_value(c->approval_rules, c->napproval_rules, t->name, c->approval);
 

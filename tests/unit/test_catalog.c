@@ -12,9 +12,9 @@
 
 #include "catalog.h"
 
-static struct up_tool mk_tool(const char *name)
+static struct conn_tool mk_tool(const char *name)
 {
-	struct up_tool t;
+	struct conn_tool t;
 	struct buf j = BUF_INIT;
 
 	memset(&t, 0, sizeof(t));
@@ -28,7 +28,7 @@ static struct up_tool mk_tool(const char *name)
 	return t;
 }
 
-static void free_tools(struct up_tool *t, size_t n)
+static void free_tools(struct conn_tool *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(t[i].name);
@@ -117,7 +117,7 @@ static void test_hash_differs_by_name(void **state)
    whichever order the connectors come in. */
 static void test_clash_unaltered_wins(void **state)
 {
-	struct up_tool t1[2], t2[1];
+	struct conn_tool t1[2], t2[1];
 	struct connector_cfg c1 = mk_cfg("a");
 	struct cat_source src[1], rev[1];
 	struct catalog cat;
@@ -149,7 +149,7 @@ static void test_clash_unaltered_wins(void **state)
 
 static void test_duplicate_upstream_tool_left_out(void **state)
 {
-	struct up_tool t[2];
+	struct conn_tool t[2];
 	struct connector_cfg c = mk_cfg("dup");
 	struct cat_source src = { NULL, &c, t, 2 };
 	struct catalog cat;
@@ -169,7 +169,7 @@ static void test_duplicate_upstream_tool_left_out(void **state)
 static void test_budget_with_prefix(void **state)
 {
 	char tool[80];
-	struct up_tool t[1];
+	struct conn_tool t[1];
 	struct connector_cfg c = mk_cfg("svc");
 	struct cat_source src = { NULL, &c, t, 1 };
 	struct catalog cat;
@@ -188,7 +188,7 @@ static void test_budget_with_prefix(void **state)
 
 static void test_filters(void **state)
 {
-	struct up_tool t[3];
+	struct conn_tool t[3];
 	char *allow[] = { "get_*", "list" };
 	char *hide[] = { "get_secret" };
 	struct connector_cfg c = mk_cfg("f");
@@ -215,7 +215,7 @@ static void test_filters(void **state)
 
 static void test_write_tools_splices_name(void **state)
 {
-	struct up_tool t[2];
+	struct conn_tool t[2];
 	struct connector_cfg c = mk_cfg("s");
 	struct cat_source src = { NULL, &c, t, 2 };
 	struct catalog cat;
@@ -238,7 +238,7 @@ static void test_write_tools_splices_name(void **state)
 static void test_many_tools_lookup(void **state)
 {
 	enum { N = 5000 };
-	struct up_tool *t = calloc(N, sizeof(*t));
+	struct conn_tool *t = calloc(N, sizeof(*t));
 	struct connector_cfg c = mk_cfg("big");
 	struct cat_source src = { NULL, &c, t, N };
 	struct catalog cat;

@@ -1,6 +1,6 @@
-/* upstream.c - one Streamable HTTP MCP session per connector; see include/upstream.h. */
+/* conn/mcp/mcp.c - the MCP-over-HTTP connector: one Streamable HTTP (or legacy HTTP+SSE) session; see include/connector.h. */
+#include "connector.h"
 #include "xalloc.h"
-#include "upstream.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "creds.h"
 #include "http.h"
 #include "log.h"
+#include "protocol.h"
 #include "sse.h"
 
 #define MAX_PAGES	1000
@@ -24,13 +25,13 @@ enum req_kind {
 	REQ_INIT,	/* initialize */
 	REQ_INITIALIZED, /* notifications/initialized */
 	REQ_LIST,	/* tools/list, one page */
-	REQ_USER,	/* a request made through upstream_request() */
+	REQ_USER,	/* a request made through the request op (connector_request) */
 	REQ_POST,	/* a fire-and-forget message (notification, reply to the server) */
 	REQ_DELETE	/* ending the session */
 };
 
 struct upstream;
-struct up_req;
+struct conn_req;
 
 
 /* --- receiving messages --- */
@@ -83,9 +84,9 @@ struct rx {
 };
 
 
-struct up_req {
+struct conn_req {
 	struct upstream *up;	/* owner */
-	struct up_req *prev, *next; /* in up->reqs */
+	struct conn_req *prev, *next; /* in up->reqs */
 	enum req_kind kind;
 	long long id;		/* JSON-RPC id sent upstream; 0 for messages without one */
 	struct buf body;	/* the JSON-RPC message, kept for a retry */
@@ -101,25 +102,25 @@ struct up_req {
 	int resumes;		/* GETs with Last-Event-ID made to resume the reply */
 	struct loop_timer *resume; /* the next resumption, after the server's retry: */
 	int retried_401;	/* already retried with a fresh credential */
-	up_reply_cb cb;
+	conn_reply_cb cb;
 	void *arg;
 	struct buf failure;	/* error to report from a 0 ms timer */
 };
 
 struct upstream {
+	struct connector base;		/* first: what the mux sees */
 	struct loop *loop;		/* not owned */
 	const struct config *cfg;	/* not owned */
 	const struct connector_cfg *c;	/* not owned */
-	struct up_events ev;
-	enum up_state state;
+	enum conn_state state;
 	struct buf reason;		/* why ERROR, for the user */
 	struct buf hint;		/* what to do about it */
 	char *session_id;		/* Mcp-Session-Id, or NULL */
 	char proto[16];			/* negotiated protocol version */
 	long long next_id;
-	struct up_req *reqs;		/* every request and message in flight or waiting */
+	struct conn_req *reqs;		/* every request and message in flight or waiting */
 	struct buf *delivering;		/* the message a reply callback is reading, or NULL */
-	struct up_tool *tools, *newtools; /* current list; the one being listed */
+	struct conn_tool *tools, *newtools; /* current list; the one being listed */
 	size_t ntools, nnewtools;
 	int pages;
 	size_t skipped_bad, skipped_names, skipped_cap; /* tools left out of this listing */
@@ -155,10 +156,18 @@ struct upstream {
 	char *log_level;		/* the agent's logging/setLevel, applied to this connector */
 };
 
+#define UP(c)	((struct upstream *)(c))
+#define CUP(c)	((const struct upstream *)(c))
+
+static struct conn_req *mcp_request(struct connector *conn, const char *method,
+				    const char *params, size_t params_len, long timeout_ms,
+				    conn_reply_cb cb, void *arg);
+static void mcp_cancel(struct connector *conn, struct conn_req *r, const char *reason);
+
 /* --- small helpers --- */
 
 
-static void free_tools(struct up_tool *t, size_t n)
+static void free_tools(struct conn_tool *t, size_t n)
 {
 	size_t i;
 
@@ -169,19 +178,19 @@ static void free_tools(struct up_tool *t, size_t n)
 	free(t);
 }
 
-long upstream_timeout_ms(const struct upstream *up)
+static long up_timeout_ms(const struct upstream *up)
 {
 	return up->c->timeout_ms ? up->c->timeout_ms : up->cfg->call_timeout_ms;
 }
 
 static void notify_changed(struct upstream *up)
 {
-	if (up->ev.changed)
-		up->ev.changed(up, up->ev.arg);
+	if (up->base.ev.changed)
+		up->base.ev.changed(&up->base, up->base.ev.arg);
 }
 
 /* Moves the connector to ERROR (or REAUTH), once per failure: one clear line, not a flood. */
-static void set_error(struct upstream *up, enum up_state st, const char *reason, const char *hint)
+static void set_error(struct upstream *up, enum conn_state st, const char *reason, const char *hint)
 {
 	int same = strcmp(buf_str(&up->logged), reason) == 0;
 
@@ -200,8 +209,10 @@ static void set_error(struct upstream *up, enum up_state st, const char *reason,
 	notify_changed(up);
 }
 
-int upstream_take_reply(struct upstream *up, const char *msg, struct buf *into)
+static int mcp_take_reply(struct connector *conn, const char *msg, struct buf *into)
 {
+	struct upstream *up = UP(conn);
+
 	if (!up->delivering || !up->delivering->data || msg != up->delivering->data)
 		return -1;
 	buf_free(into);
@@ -496,7 +507,7 @@ static void rx_on_drain(void *arg)
 
 /* --- request life cycle --- */
 
-static void req_unlink(struct up_req *r)
+static void req_unlink(struct conn_req *r)
 {
 	struct upstream *up = r->up;
 
@@ -509,7 +520,7 @@ static void req_unlink(struct up_req *r)
 	r->prev = r->next = NULL;
 }
 
-static void req_free(struct up_req *r)
+static void req_free(struct conn_req *r)
 {
 	req_unlink(r);
 	if (r->deadline)
@@ -524,9 +535,9 @@ static void req_free(struct up_req *r)
 }
 
 /* The request with this id that still waits for its response, or NULL. */
-static struct up_req *pending_req(struct upstream *up, long long id)
+static struct conn_req *pending_req(struct upstream *up, long long id)
 {
-	struct up_req *r;
+	struct conn_req *r;
 
 	if (id <= 0)
 		return NULL;
@@ -538,9 +549,9 @@ static struct up_req *pending_req(struct upstream *up, long long id)
 }
 
 /* The request with this id, answered or not (it may still drain its stream), or NULL. */
-static struct up_req *req_by_id(struct upstream *up, long long id)
+static struct conn_req *req_by_id(struct upstream *up, long long id)
 {
-	struct up_req *r;
+	struct conn_req *r;
 
 	for (r = up->reqs; r && id > 0; r = r->next)
 		if (r->id == id)
@@ -548,27 +559,27 @@ static struct up_req *req_by_id(struct upstream *up, long long id)
 	return NULL;
 }
 
-static void req_finish(struct up_req *r, const char *msg, size_t n,
+static void req_finish(struct conn_req *r, const char *msg, size_t n,
 		       const struct json *j, const char *err);
-static void req_send(struct up_req *r);
+static void req_send(struct conn_req *r);
 static void start_session(struct upstream *up);
 static void session_failed(struct upstream *up, const char *reason, const char *hint);
 static void reauth_required(struct upstream *up, const char *why);
-static void connector_down(struct upstream *up, enum up_state st, const char *reason,
+static void connector_down(struct upstream *up, enum conn_state st, const char *reason,
 			   const char *hint);
 static void need_cred(struct upstream *up, int force);
 static void relist(struct upstream *up);
 static void post_message(struct upstream *up, const char *json, size_t n);
 
 /* What a request whose deadline passed was still waiting for, for the message. */
-static void waited_for(const struct up_req *r, long secs, struct buf *out)
+static void waited_for(const struct conn_req *r, long secs, struct buf *out)
 {
 	const struct upstream *up = r->up;
 
 	if (r->waiting_cred)
 		buf_printf(out, "the credential (%s) could not be fetched within %ld s - is the "
 			   "vault answering?", up->c->token, secs);
-	else if (r->waiting && up->legacy && !up->post_url && up->state == UP_STARTING)
+	else if (r->waiting && up->legacy && !up->post_url && up->state == CONN_STARTING)
 		buf_printf(out, "the HTTP+SSE server sent no endpoint event within %ld s", secs);
 	else if (r->waiting)
 		buf_printf(out, "the connector did not become ready within %ld s", secs);
@@ -584,11 +595,11 @@ static void waited_for(const struct up_req *r, long secs, struct buf *out)
  */
 static void on_deadline(void *arg)
 {
-	struct up_req *r = arg;
+	struct conn_req *r = arg;
 	struct upstream *up = r->up;
 	struct buf why = BUF_INIT, msg = BUF_INIT;
 	long secs = (r->timeout_ms + 999) / 1000;
-	up_reply_cb cb;
+	conn_reply_cb cb;
 	void *cb_arg;
 
 	r->deadline = NULL;
@@ -609,16 +620,16 @@ static void on_deadline(void *arg)
 		buf_printf(&msg, "timed out: connector '%s' did not answer within %ld s (the request "
 			   "was cancelled; raise call_timeout or the connector's timeout if it needs "
 			   "longer)", up->c->alias, secs);
-	upstream_cancel(up, r, "timed out");
+	mcp_cancel(&up->base, r, "timed out");
 	if (cb)
-		cb(up, NULL, 0, NULL, msg.data, cb_arg);
+		cb(&up->base, NULL, 0, NULL, msg.data, cb_arg);
 	buf_free(&msg);
 	buf_free(&why);
 }
 
-static struct up_req *req_new(struct upstream *up, enum req_kind kind, long timeout_ms)
+static struct conn_req *req_new(struct upstream *up, enum req_kind kind, long timeout_ms)
 {
-	struct up_req *r = calloc(1, sizeof(*r));
+	struct conn_req *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		abort();
@@ -634,7 +645,7 @@ static struct up_req *req_new(struct upstream *up, enum req_kind kind, long time
 	return r;
 }
 
-static void build_message(struct up_req *r, const char *method, const char *params,
+static void build_message(struct conn_req *r, const char *method, const char *params,
 			  size_t plen, int with_id)
 {
 	buf_reset(&r->body);
@@ -677,8 +688,8 @@ static void answer_server_request(struct upstream *up, const char *msg, size_t n
 	struct buf out = BUF_INIT;
 	size_t s, e;
 
-	if (cap && up->client_caps && strstr(up->client_caps, cap) && up->ev.request) {
-		up->ev.request(up, msg, n, j, up->ev.arg);
+	if (cap && up->client_caps && strstr(up->client_caps, cap) && up->base.ev.request) {
+		up->base.ev.request(&up->base, msg, n, j, up->base.ev.arg);
 		return;
 	}
 	json_span(j, id, &s, &e);
@@ -709,7 +720,7 @@ static int valid_id(const struct json *j, int id)
 }
 
 /* How deep a reply to r must be tokenized. */
-static int depth_for(const struct up_req *r)
+static int depth_for(const struct conn_req *r)
 {
 	return r->kind == REQ_LIST ? DEPTH_LIST : r->kind == REQ_INIT ? DEPTH_INIT : DEPTH_SHALLOW;
 }
@@ -724,7 +735,7 @@ static int depth_for(const struct up_req *r)
 static int dispatch(struct upstream *up, long long own_id, struct up_msg *m)
 {
 	struct json *j = &m->j;
-	struct up_req *r;
+	struct conn_req *r;
 	int id, method;
 	long long v;
 
@@ -756,8 +767,8 @@ static int dispatch(struct upstream *up, long long own_id, struct up_msg *m)
 			answer_server_request(up, m->text.data, m->text.len, j);
 		} else if (json_streq(j, method, "notifications/tools/list_changed")) {
 			relist(up);
-		} else if (up->ev.notify) {
-			up->ev.notify(up, m->text.data, m->text.len, j, up->ev.arg);
+		} else if (up->base.ev.notify) {
+			up->base.ev.notify(&up->base, m->text.data, m->text.len, j, up->base.ev.arg);
 		}
 		return 0;
 	}
@@ -787,7 +798,7 @@ ignored:
 
 static int want_stream(struct http *h, void *arg)
 {
-	struct up_req *r = arg;
+	struct conn_req *r = arg;
 
 	/* Legacy: the POST is only accepted; replies come on the GET stream. */
 	if (h->status != 200 || r->kind == REQ_POST || r->kind == REQ_INITIALIZED || r->up->legacy)
@@ -799,7 +810,7 @@ static int want_stream(struct http *h, void *arg)
 
 static int on_stream_data(struct http *h, const char *data, size_t n, void *arg)
 {
-	struct up_req *r = arg;
+	struct conn_req *r = arg;
 
 	(void)h;
 	/* Once answered, the rest of the stream is drained and ignored. */
@@ -826,7 +837,7 @@ static const char *hint_for(const struct http *h)
 	return "is this an MCP Streamable HTTP endpoint?";
 }
 
-static void session_expired(struct up_req *r)
+static void session_expired(struct conn_req *r)
 {
 	struct upstream *up = r->up;
 
@@ -837,12 +848,12 @@ static void session_expired(struct up_req *r)
 	r->waiting = 1;
 	http_free(r->http);
 	r->http = NULL;
-	if (up->state != UP_STARTING)
+	if (up->state != CONN_STARTING)
 		start_session(up);
 }
 
-static void handle_init_reply(struct up_req *r, const char *msg, size_t n, const struct json *j);
-static void handle_list_reply(struct up_req *r, const struct json *j);
+static void handle_init_reply(struct conn_req *r, const char *msg, size_t n, const struct json *j);
+static void handle_list_reply(struct conn_req *r, const struct json *j);
 static struct http *connector_http(struct upstream *up, const char *method, const char *url,
 				   int session);
 static struct http *open_stream(struct upstream *up, int session, const char *last_id,
@@ -854,7 +865,7 @@ static void on_http_done(struct http *h, void *arg);
 #define RESUME_DEFAULT_MS 1000
 
 /* The reply stream ended (or broke) before the response, after an event with an id. */
-static int can_resume(const struct up_req *r)
+static int can_resume(const struct conn_req *r)
 {
 	return r->kind == REQ_USER && r->rx.sse && r->rx.parser.last_id.len &&
 	       r->resumes < MAX_RESUMES && !r->up->closing && !r->answered;
@@ -862,7 +873,7 @@ static int can_resume(const struct up_req *r)
 
 static void on_resume(void *arg)
 {
-	struct up_req *r = arg;
+	struct conn_req *r = arg;
 	struct upstream *up = r->up;
 
 	r->resume = NULL;
@@ -874,7 +885,7 @@ static void on_resume(void *arg)
 }
 
 /* Waits the server's retry: time (SSE), then asks for the rest of the stream. */
-static void schedule_resume(struct up_req *r)
+static void schedule_resume(struct conn_req *r)
 {
 	long wait = r->rx.parser.retry_ms >= 0 ? r->rx.parser.retry_ms : RESUME_DEFAULT_MS;
 
@@ -893,7 +904,7 @@ static void legacy_stop(struct upstream *up);
 static void send_log_level(struct upstream *up);
 
 /* 401 on r: fetch the credential once more (bypassing the cache) and retry once. */
-static void retry_after_401(struct up_req *r)
+static void retry_after_401(struct conn_req *r)
 {
 	struct upstream *up = r->up;
 	const struct secret *cur = creds_peek(up->creds, up->c->token);
@@ -922,7 +933,7 @@ static void retry_after_401(struct up_req *r)
 }
 
 /* The reply could not be used: r fails (a call gets a sentence; the session fails otherwise). */
-static void reply_failed(struct up_req *r, struct http *h, const char *what)
+static void reply_failed(struct conn_req *r, struct http *h, const char *what)
 {
 	struct upstream *up = r->up;
 
@@ -937,8 +948,8 @@ static void reply_failed(struct up_req *r, struct http *h, const char *what)
 		req_finish(r, NULL, 0, NULL, why.data);
 		buf_free(&why);
 		/* Refused: the server is gone, not just this call. Reconnect with backoff. */
-		if (dead && up->state == UP_READY && !up->closing)
-			connector_down(up, UP_ERROR, what, "is the server running at that url?");
+		if (dead && up->state == CONN_READY && !up->closing)
+			connector_down(up, CONN_ERROR, what, "is the server running at that url?");
 		return;
 	}
 	req_finish(r, NULL, 0, NULL, what);
@@ -946,7 +957,7 @@ static void reply_failed(struct up_req *r, struct http *h, const char *what)
 
 static void on_http_done(struct http *h, void *arg)
 {
-	struct up_req *r = arg;
+	struct conn_req *r = arg;
 	struct upstream *up = r->up;
 	struct buf err = BUF_INIT;
 	int ok = h->result == CURLE_OK && !h->too_big;
@@ -1032,7 +1043,7 @@ static void on_http_done(struct http *h, void *arg)
 }
 
 /* The connector answered r (or failed to): dispatch by kind, then free r. */
-static void req_finish(struct up_req *r, const char *msg, size_t n,
+static void req_finish(struct conn_req *r, const char *msg, size_t n,
 		       const struct json *j, const char *err)
 {
 	struct upstream *up = r->up;
@@ -1062,7 +1073,7 @@ static void req_finish(struct up_req *r, const char *msg, size_t n,
 		r->deadline = NULL;
 	}
 	if (r->cb) {
-		r->cb(up, msg, n, j, err, r->arg);
+		r->cb(&up->base, msg, n, j, err, r->arg);
 		r->cb = NULL;
 	}
 	/* A streamed reply goes on draining; free once the transfer ends. */
@@ -1142,16 +1153,16 @@ static void need_cred(struct upstream *up, int force)
 	up->cred_wait = creds_fetch(up->creds, up->c->token, force, on_cred, up);
 }
 
-static void req_send(struct up_req *r)
+static void req_send(struct conn_req *r)
 {
 	struct upstream *up = r->up;
 	struct http *h;
 
-	if (up->state != UP_STARTING && up->state != UP_READY) {
+	if (up->state != CONN_STARTING && up->state != CONN_READY) {
 		r->waiting = 1;
 		return;
 	}
-	if (r->kind == REQ_USER && up->state != UP_READY) {
+	if (r->kind == REQ_USER && up->state != CONN_READY) {
 		r->waiting = 1;
 		return;
 	}
@@ -1186,7 +1197,7 @@ static void req_send(struct up_req *r)
 
 static void post_message(struct upstream *up, const char *json, size_t n)
 {
-	struct up_req *r = req_new(up, REQ_POST, 5000);
+	struct conn_req *r = req_new(up, REQ_POST, 5000);
 
 	buf_add(&r->body, json, n);
 	req_send(r);
@@ -1196,10 +1207,10 @@ static void post_message(struct upstream *up, const char *json, size_t n)
 
 static void fail_waiting(struct upstream *up)
 {
-	struct up_req *r = up->reqs, *next;
+	struct conn_req *r = up->reqs, *next;
 	struct buf err = BUF_INIT;
 
-	if (up->state == UP_REAUTH)
+	if (up->state == CONN_REAUTH)
 		buf_printf(&err, "connector '%s' needs a new credential: %s - %s", up->c->alias,
 			   buf_str(&up->reason), buf_str(&up->hint));
 	else
@@ -1216,7 +1227,7 @@ static void fail_waiting(struct upstream *up)
 
 static void abort_session_reqs(struct upstream *up)
 {
-	struct up_req *r = up->reqs, *next;
+	struct conn_req *r = up->reqs, *next;
 
 	for (; r; r = next) {
 		next = r->next;
@@ -1236,7 +1247,7 @@ static void on_retry(void *arg)
 	struct upstream *up = arg;
 
 	up->retry = NULL;
-	if (up->state == UP_ERROR && !up->closing)
+	if (up->state == CONN_ERROR && !up->closing)
 		start_session(up);
 }
 
@@ -1244,7 +1255,7 @@ static void on_retry(void *arg)
    state is STARTING until it ends, and only ERROR starts one). */
 static void reconnect_now(struct upstream *up)
 {
-	if (up->state != UP_ERROR || up->closing || up->cred_failed)
+	if (up->state != CONN_ERROR || up->closing || up->cred_failed)
 		return;
 	if (up->retry)
 		loop_timer_cancel(up->loop, up->retry);
@@ -1266,13 +1277,13 @@ static void schedule_retry(struct upstream *up)
 	up->retry = loop_timer_add(up->loop, wait, on_retry, up);
 }
 
-static void connector_down(struct upstream *up, enum up_state st, const char *reason,
+static void connector_down(struct upstream *up, enum conn_state st, const char *reason,
 			   const char *hint)
 {
 	abort_session_reqs(up);
 	notif_stop(up);
 	legacy_stop(up);
-	if (st == UP_ERROR && up->ntools) {
+	if (st == CONN_ERROR && up->ntools) {
 		/* A dead connector's tools leave the list (the agent hears list_changed). */
 		free_tools(up->tools, up->ntools);
 		up->tools = NULL;
@@ -1284,13 +1295,13 @@ static void connector_down(struct upstream *up, enum up_state st, const char *re
 	up->session_id = NULL;
 	set_error(up, st, reason, hint);
 	fail_waiting(up);
-	if (st == UP_ERROR)
+	if (st == CONN_ERROR)
 		schedule_retry(up);
 }
 
 static void session_failed(struct upstream *up, const char *reason, const char *hint)
 {
-	connector_down(up, UP_ERROR, reason, hint);
+	connector_down(up, CONN_ERROR, reason, hint);
 }
 
 /* The connector refuses the credential and the source has nothing better. */
@@ -1302,7 +1313,7 @@ static void reauth_required(struct upstream *up, const char *why)
 	buf_puts(&hint, "update it at its source (the vault, `mcpmux vault set`, the variable or "
 		 "the file); mcpmux fetches it again on the next call");
 	up->reauth_probe = loop_now() + REAUTH_PROBE_MS;
-	connector_down(up, UP_REAUTH, reason.data, hint.data);
+	connector_down(up, CONN_REAUTH, reason.data, hint.data);
 	buf_free(&reason);
 	buf_free(&hint);
 }
@@ -1316,7 +1327,7 @@ static void on_cred(int ok, const char *err, void *arg)
 {
 	struct upstream *up = arg;
 	const struct secret *now = ok ? creds_peek(up->creds, up->c->token) : NULL;
-	struct up_req *r, *next;
+	struct conn_req *r, *next;
 
 	up->cred_wait = NULL;
 	if (ok && up->rejected && same_secret(now, up->rejected)) {
@@ -1329,12 +1340,12 @@ static void on_cred(int ok, const char *err, void *arg)
 		if (up->rejected)
 			reauth_required(up, err ? err : "it could not be fetched again");
 		else
-			connector_down(up, up->state == UP_REAUTH ? UP_REAUTH : UP_ERROR,
+			connector_down(up, up->state == CONN_REAUTH ? CONN_REAUTH : CONN_ERROR,
 				       err ? err : "the credential could not be fetched", "");
 		return;
 	}
 	up->cred_failed = 0;
-	if (up->state == UP_REAUTH) {
+	if (up->state == CONN_REAUTH) {
 		/* A new credential: start over with a new session; waiting calls follow. */
 		log_info("connector '%s': got a new credential, connecting again", up->c->alias);
 		for (r = up->reqs; r; r = r->next)
@@ -1354,13 +1365,13 @@ static void on_cred(int ok, const char *err, void *arg)
 
 static void start_session(struct upstream *up)
 {
-	struct up_req *r;
+	struct conn_req *r;
 	struct buf params = BUF_INIT;
 
 	abort_session_reqs(up);
 	notif_stop(up);
 	legacy_stop(up);
-	up->state = UP_STARTING;
+	up->state = CONN_STARTING;
 	up->started_at = loop_now();
 	if (up->legacy)
 		legacy_open(up);
@@ -1368,13 +1379,13 @@ static void start_session(struct upstream *up)
 		   "\"clientInfo\":{\"name\":\"mcpmux\",\"version\":\"%s\"}}",
 		   mcp_versions[mcp_nversions - 1], up->client_caps ? up->client_caps : "{}",
 		   MCPMUX_VERSION);
-	r = req_new(up, REQ_INIT, upstream_timeout_ms(up));
+	r = req_new(up, REQ_INIT, up_timeout_ms(up));
 	build_message(r, "initialize", params.data, params.len, 1);
 	buf_free(&params);
 	req_send(r);
 }
 
-static void handle_init_reply(struct up_req *r, const char *msg, size_t n, const struct json *j)
+static void handle_init_reply(struct conn_req *r, const char *msg, size_t n, const struct json *j)
 {
 	struct upstream *up = r->up;
 	int res = json_get(j, 0, "result"), pv = json_get(j, res, "protocolVersion");
@@ -1422,12 +1433,12 @@ static void handle_init_reply(struct up_req *r, const char *msg, size_t n, const
  */
 static void send_initialized(struct upstream *up)
 {
-	struct up_req *r = req_new(up, REQ_INITIALIZED, upstream_timeout_ms(up));
-	struct up_req *l;
+	struct conn_req *r = req_new(up, REQ_INITIALIZED, up_timeout_ms(up));
+	struct conn_req *l;
 
 	build_message(r, "notifications/initialized", NULL, 0, 0);
 	req_send(r);
-	l = req_new(up, REQ_LIST, upstream_timeout_ms(up));
+	l = req_new(up, REQ_LIST, up_timeout_ms(up));
 	build_message(l, "tools/list", NULL, 0, 1);
 	req_send(l);
 }
@@ -1460,7 +1471,7 @@ static int name_unsafe(const struct buf *name)
 
 static enum tool_verdict add_tool(struct upstream *up, const struct json *j, int t)
 {
-	struct up_tool *tool;
+	struct conn_tool *tool;
 	struct buf name = BUF_INIT;
 	size_t s, e, ns, ne;
 	int nm = json_get(j, t, "name");
@@ -1531,7 +1542,7 @@ static void finish_listing(struct upstream *up)
 	up->nnewtools = 0;
 	if (first)
 		up->latency = loop_now() - up->started_at;
-	up->state = UP_READY;
+	up->state = CONN_READY;
 	up->settled_once = 1;
 	up->backoff_ms = 0;
 	if (up->logged.len)
@@ -1551,17 +1562,17 @@ static void finish_listing(struct upstream *up)
 	}
 	notify_changed(up);
 	/* Requests that waited for the session go out now. */
-	for (struct up_req *r = up->reqs; r; r = r->next)
-		if (r->waiting && r->kind == REQ_USER && up->state == UP_READY)
+	for (struct conn_req *r = up->reqs; r; r = r->next)
+		if (r->waiting && r->kind == REQ_USER && up->state == CONN_READY)
 			req_send(r);
 }
 
-static void handle_list_reply(struct up_req *r, const struct json *j)
+static void handle_list_reply(struct conn_req *r, const struct json *j)
 {
 	struct upstream *up = r->up;
 	int res = json_get(j, 0, "result"), tools = json_get(j, res, "tools");
 	int cur = json_get(j, res, "nextCursor"), k, i;
-	struct up_req *next;
+	struct conn_req *next;
 	size_t s, e;
 
 	if (up->pages == 0)
@@ -1593,7 +1604,7 @@ static void handle_list_reply(struct up_req *r, const struct json *j)
 		buf_puts(&params, "{\"cursor\":");
 		buf_add(&params, j->js + s, e - s);
 		buf_putc(&params, '}');
-		next = req_new(up, REQ_LIST, upstream_timeout_ms(up));
+		next = req_new(up, REQ_LIST, up_timeout_ms(up));
 		build_message(next, "tools/list", params.data, params.len, 1);
 		buf_free(&params);
 		req_free(r);
@@ -1613,16 +1624,16 @@ static void handle_list_reply(struct up_req *r, const struct json *j)
 
 static void relist(struct upstream *up)
 {
-	struct up_req *r;
+	struct conn_req *r;
 
 	if (up->relist) {
 		up->relist = 2;	/* once the current listing ends */
 		return;
 	}
-	if (up->state != UP_READY)
+	if (up->state != CONN_READY)
 		return;
 	up->relist = 1;
-	r = req_new(up, REQ_LIST, upstream_timeout_ms(up));
+	r = req_new(up, REQ_LIST, up_timeout_ms(up));
 	build_message(r, "tools/list", NULL, 0, 1);
 	req_send(r);
 }
@@ -1661,7 +1672,7 @@ static void notif_done(struct http *h, void *arg)
 	up->notif = NULL;
 	/* What arrived before the end is handled first (and may change the state). */
 	rx_drain(&up->notif_rx);
-	if (status == 404 && up->session_id && up->state == UP_READY && !up->closing) {
+	if (status == 404 && up->session_id && up->state == CONN_READY && !up->closing) {
 		/* The session is gone (the server restarted): start a new one now rather
 		   than at the next call, so its notifications are not lost meanwhile. */
 		log_info("connector '%s': session expired, initializing again", up->c->alias);
@@ -1676,11 +1687,11 @@ static void notif_done(struct http *h, void *arg)
 		log_debug("connector '%s': no notification stream (HTTP %ld)", up->c->alias, status);
 		return;
 	}
-	if (result == CURLE_COULDNT_CONNECT && up->state == UP_READY && !up->closing) {
-		connector_down(up, UP_ERROR, "connection refused", "is the server running at that url?");
+	if (result == CURLE_COULDNT_CONNECT && up->state == CONN_READY && !up->closing) {
+		connector_down(up, CONN_ERROR, "connection refused", "is the server running at that url?");
 		return;
 	}
-	if (up->closing || up->state != UP_READY)
+	if (up->closing || up->state != CONN_READY)
 		return;
 	/* A stream that broke reopens at once the first time; one that keeps
 	   breaking waits longer each time. */
@@ -1756,7 +1767,7 @@ static char *legacy_endpoint(const struct upstream *up, const char *data)
 static void legacy_send_waiting(void *arg)
 {
 	struct upstream *up = arg;
-	struct up_req *r, *next;
+	struct conn_req *r, *next;
 
 	up->lsend = NULL;
 	for (r = up->reqs; r; r = next) {
@@ -1824,7 +1835,7 @@ static void legacy_done(struct http *h, void *arg)
 	up->lstream = NULL;
 	rx_drain(&up->lrx);
 	if (!up->closing)
-		connector_down(up, UP_ERROR, why.data, hint);
+		connector_down(up, CONN_ERROR, why.data, hint);
 	buf_free(&why);
 }
 
@@ -1855,41 +1866,47 @@ static void legacy_stop(struct upstream *up)
 
 /* --- public --- */
 
-struct upstream *upstream_new(struct loop *loop, const struct config *cfg,
-			      const struct connector_cfg *c, const struct up_events *ev,
-			      struct creds *creds)
-{
-	struct upstream *up = calloc(1, sizeof(*up));
+static const struct connector_ops mcp_ops;
 
-	if (!up)
-		abort();
+struct connector *mcp_connector_new(struct loop *loop, const struct config *cfg,
+				    const struct connector_cfg *c, const struct conn_events *ev,
+				    struct creds *creds)
+{
+	struct upstream *up = xcalloc(1, sizeof(*up));
+
+	up->base.ops = &mcp_ops;
+	up->base.cfg = c;
+	if (ev)
+		up->base.ev = *ev;
 	up->loop = loop;
 	up->cfg = cfg;
 	up->c = c;
 	up->creds = creds;
-	if (ev)
-		up->ev = *ev;
-	up->state = c->enabled ? UP_STARTING : UP_DISABLED;
+	up->state = c->enabled ? CONN_STARTING : CONN_DISABLED;
 	up->latency = -1;
-	return up;
+	return &up->base;
 }
 
-void upstream_start(struct upstream *up, const char *client_caps)
+static void mcp_start(struct connector *conn, const char *client_caps)
 {
+	struct upstream *up = UP(conn);
+
 	free(up->client_caps);
 	up->client_caps = client_caps ? xstrdup(client_caps) : NULL;
-	if (up->state == UP_DISABLED)
+	if (up->state == CONN_DISABLED)
 		return;
 	start_session(up);
 }
 
-void upstream_send(struct upstream *up, const char *json, size_t n)
+static void mcp_send(struct connector *conn, const char *json, size_t n)
 {
-	if (up->state == UP_READY || up->state == UP_STARTING)
+	struct upstream *up = UP(conn);
+
+	if (up->state == CONN_READY || up->state == CONN_STARTING)
 		post_message(up, json, n);
 }
 
-static void ignore_reply(struct upstream *up, const char *msg, size_t n, const struct json *j,
+static void ignore_reply(struct connector *up, const char *msg, size_t n, const struct json *j,
 			 const char *err, void *arg)
 {
 	(void)up; (void)msg; (void)n; (void)j; (void)arg;
@@ -1901,17 +1918,19 @@ static void send_log_level(struct upstream *up)
 {
 	struct buf p = BUF_INIT;
 
-	if (!up->log_level || !up->server_logging || up->state != UP_READY)
+	if (!up->log_level || !up->server_logging || up->state != CONN_READY)
 		return;
 	buf_puts(&p, "{\"level\":");
 	json_escape_str(&p, up->log_level);
 	buf_putc(&p, '}');
-	upstream_request(up, "logging/setLevel", p.data, p.len, 0, ignore_reply, NULL);
+	mcp_request(&up->base, "logging/setLevel", p.data, p.len, 0, ignore_reply, NULL);
 	buf_free(&p);
 }
 
-void upstream_set_log_level(struct upstream *up, const char *level)
+static void mcp_set_log_level(struct connector *conn, const char *level)
 {
+	struct upstream *up = UP(conn);
+
 	free(up->log_level);
 	up->log_level = xstrdup(level);
 	send_log_level(up);
@@ -1919,51 +1938,52 @@ void upstream_set_log_level(struct upstream *up, const char *level)
 
 static void fail_later(void *arg)
 {
-	struct up_req *r = arg;
+	struct conn_req *r = arg;
 
 	r->deadline = NULL;
 	req_finish(r, NULL, 0, NULL, r->failure.data);
 }
 
-struct up_req *upstream_request(struct upstream *up, const char *method,
-				const char *params, size_t params_len, long timeout_ms,
-				up_reply_cb cb, void *arg)
+static struct conn_req *mcp_request(struct connector *conn, const char *method,
+				    const char *params, size_t params_len, long timeout_ms,
+				    conn_reply_cb cb, void *arg)
 {
-	struct up_req *r;
+	struct upstream *up = UP(conn);
+	struct conn_req *r;
 
 	if (!timeout_ms)
-		timeout_ms = upstream_timeout_ms(up);
+		timeout_ms = up_timeout_ms(up);
 	r = req_new(up, REQ_USER, timeout_ms);
 	r->cb = cb;
 	r->arg = arg;
 	build_message(r, method, params, params_len, 1);
-	if (up->state == UP_REAUTH && !up->closing && loop_now() >= up->reauth_probe) {
+	if (up->state == CONN_REAUTH && !up->closing && loop_now() >= up->reauth_probe) {
 		/* Maybe the credential was updated at its source: look once, then at most every few seconds. */
 		up->reauth_probe = loop_now() + REAUTH_PROBE_MS;
 		r->waiting_cred = 1;
 		need_cred(up, 1);
 		return r;
 	}
-	if (up->state == UP_REAUTH && !up->closing) {
+	if (up->state == CONN_REAUTH && !up->closing) {
 		buf_printf(&r->failure, "connector '%s' needs a new credential: %s - %s", up->c->alias,
 			   buf_str(&up->reason), buf_str(&up->hint));
 		loop_timer_cancel(up->loop, r->deadline);
 		r->deadline = loop_timer_add(up->loop, 0, fail_later, r);
 		return r;
 	}
-	if (up->state == UP_ERROR && !up->closing && !up->cred_failed) {
+	if (up->state == CONN_ERROR && !up->closing && !up->cred_failed) {
 		/* Waiting for the next attempt: the server may be back (a laptop woke
 		   up, a restart), so try now and let this call wait for it. */
 		r->waiting = 1;
 		reconnect_now(up);
 		return r;
 	}
-	if (up->state == UP_ERROR || up->state == UP_DISABLED || up->closing) {
+	if (up->state == CONN_ERROR || up->state == CONN_DISABLED || up->closing) {
 		/* Answer on the next turn of the loop, never inside the caller. */
 		buf_printf(&r->failure, "connector '%s' is %s%s%s", up->c->alias,
-			   up->state == UP_DISABLED ? "disabled" : "unavailable",
-			   up->state == UP_ERROR ? ": " : "",
-			   up->state == UP_ERROR ? buf_str(&up->reason) : "");
+			   up->state == CONN_DISABLED ? "disabled" : "unavailable",
+			   up->state == CONN_ERROR ? ": " : "",
+			   up->state == CONN_ERROR ? buf_str(&up->reason) : "");
 		loop_timer_cancel(up->loop, r->deadline);
 		r->deadline = loop_timer_add(up->loop, 0, fail_later, r);
 		return r;
@@ -1972,34 +1992,37 @@ struct up_req *upstream_request(struct upstream *up, const char *method,
 	return r;
 }
 
-int upstream_wake(struct upstream *up)
+static int mcp_wake(struct connector *conn)
 {
+	struct upstream *up = UP(conn);
+
 	if (up->closing)
 		return 0;
-	if (up->state == UP_ERROR) {
+	if (up->state == CONN_ERROR) {
 		if (up->cred_failed)
 			return 0;
 		reconnect_now(up);
 		return 1;
 	}
-	if (up->state != UP_REAUTH || loop_now() < up->reauth_probe || up->cred_wait)
+	if (up->state != CONN_REAUTH || loop_now() < up->reauth_probe || up->cred_wait)
 		return 0;
 	up->reauth_probe = loop_now() + REAUTH_PROBE_MS;
 	need_cred(up, 1);
 	return 1;
 }
 
-int upstream_busy(const struct upstream *up)
+static int up_busy(const struct upstream *up)
 {
-	return up->state == UP_STARTING || (up->state == UP_REAUTH && up->cred_wait);
+	return up->state == CONN_STARTING || (up->state == CONN_REAUTH && up->cred_wait);
 }
 
-void upstream_cancel(struct upstream *up, struct up_req *r, const char *reason)
+static void mcp_cancel(struct connector *conn, struct conn_req *r, const char *reason)
 {
+	struct upstream *up = UP(conn);
 	int was_sent = r->sent && !r->answered && r->id;
 
 	r->cb = NULL;
-	if (was_sent && up->state == UP_READY) {
+	if (was_sent && up->state == CONN_READY) {
 		struct buf n = BUF_INIT;
 
 		buf_printf(&n, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\","
@@ -2019,11 +2042,12 @@ static void on_delete_done(struct http *h, void *arg)
 	(void)h;
 	http_free(up->del);
 	up->del = NULL;
-	up->state = UP_CLOSED;
+	up->state = CONN_CLOSED;
 }
 
-void upstream_close(struct upstream *up, long timeout_ms)
+static void mcp_close(struct connector *conn, long timeout_ms)
 {
+	struct upstream *up = UP(conn);
 	struct http *h;
 
 	up->closing = 1;
@@ -2034,8 +2058,8 @@ void upstream_close(struct upstream *up, long timeout_ms)
 	up->retry = NULL;
 	while (up->reqs)
 		req_free(up->reqs);
-	if (!up->session_id || up->state == UP_DISABLED) {
-		up->state = up->state == UP_DISABLED ? UP_DISABLED : UP_CLOSED;
+	if (!up->session_id || up->state == CONN_DISABLED) {
+		up->state = up->state == CONN_DISABLED ? CONN_DISABLED : CONN_CLOSED;
 		return;
 	}
 	h = connector_http(up, "DELETE", up->c->url, 1);
@@ -2045,24 +2069,24 @@ void upstream_close(struct upstream *up, long timeout_ms)
 	if (http_start(h, timeout_ms, timeout_ms) != 0) {
 		http_free(h);
 		up->del = NULL;
-		up->state = UP_CLOSED;
+		up->state = CONN_CLOSED;
 	}
 }
 
-int upstream_settling(const struct upstream *up)
+static int up_settling(const struct upstream *up)
 {
-	return up->state == UP_STARTING && !up->settled_once;
+	return up->state == CONN_STARTING && !up->settled_once;
 }
 
-int upstream_closed(const struct upstream *up)
+static int up_closed(const struct upstream *up)
 {
 	return up->del == NULL;
 }
 
-void upstream_free(struct upstream *up)
+static void mcp_destroy(struct connector *conn)
 {
-	if (!up)
-		return;
+	struct upstream *up = UP(conn);
+
 	while (up->reqs)
 		req_free(up->reqs);
 	http_free(up->del);
@@ -2085,28 +2109,40 @@ void upstream_free(struct upstream *up)
 	free(up);
 }
 
-const struct connector_cfg *upstream_cfg(const struct upstream *up) { return up->c; }
-enum up_state upstream_state(const struct upstream *up) { return up->state; }
-const char *upstream_reason(const struct upstream *up) { return buf_str(&up->reason); }
-const char *upstream_hint(const struct upstream *up) { return buf_str(&up->hint); }
-int64_t upstream_latency_ms(const struct upstream *up) { return up->latency; }
-uint64_t upstream_generation(const struct upstream *up) { return up->generation; }
-
-const struct up_tool *upstream_tools(const struct upstream *up, size_t *n)
+static const struct conn_tool *mcp_list(const struct connector *conn, size_t *n)
 {
+	const struct upstream *up = CUP(conn);
+
 	*n = up->ntools;
 	return up->tools;
 }
 
-const char *upstream_state_name(enum up_state s)
+static void mcp_status(const struct connector *conn, struct conn_status *out)
 {
-	switch (s) {
-	case UP_DISABLED: return "disabled";
-	case UP_STARTING: return "starting";
-	case UP_READY: return "active";
-	case UP_ERROR: return "error";
-	case UP_CLOSED: return "closed";
-	case UP_REAUTH: return "reauth_required";
-	}
-	return "?";
+	const struct upstream *up = CUP(conn);
+
+	out->state = up->state;
+	out->reason = buf_str(&up->reason);
+	out->hint = buf_str(&up->hint);
+	out->latency_ms = up->latency;
+	out->timeout_ms = up_timeout_ms(up);
+	out->generation = up->generation;
+	out->settling = up_settling(up);
+	out->busy = up_busy(up);
+	out->closed = up_closed(up);
 }
+
+static const struct connector_ops mcp_ops = {
+	.kind = "mcp",
+	.start = mcp_start,
+	.list = mcp_list,
+	.request = mcp_request,
+	.cancel = mcp_cancel,
+	.close = mcp_close,
+	.status = mcp_status,
+	.destroy = mcp_destroy,
+	.send = mcp_send,
+	.set_log_level = mcp_set_log_level,
+	.wake = mcp_wake,
+	.take_reply = mcp_take_reply,
+};
