@@ -40,6 +40,11 @@ struct mux_listener {
 };
 
 struct mux *mux_new(struct loop *loop, const struct config *cfg);
+/* The same with connectors from `make` instead of connector_new() (tests use fakes). */
+typedef struct connector *(*mux_factory)(struct loop *loop, const struct config *cfg,
+					  const struct connector_cfg *c,
+					  const struct conn_events *ev, struct creds *creds);
+struct mux *mux_new_with(struct loop *loop, const struct config *cfg, mux_factory make);
 void mux_free(struct mux *m);
 /* The one listener (copied), or NULL for none. */
 void mux_listen(struct mux *m, const struct mux_listener *l);

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "downstream.h"
+#include "server.h"
 #include "log.h"
 
 static int serve_exec(int argc, char **argv)
@@ -12,7 +12,7 @@ static int serve_exec(int argc, char **argv)
 	struct config cfg = { 0 };
 	struct loop *loop;
 	struct mux *m;
-	struct downstream *d;
+	struct server *s;
 	struct buf err = BUF_INIT;
 	int rc;
 
@@ -35,8 +35,8 @@ static int serve_exec(int argc, char **argv)
 		return 1;
 	}
 	m = mux_new(loop, &cfg);
-	d = downstream_new(loop, m, STDIN_FILENO, STDOUT_FILENO, &err);
-	if (!d) {
+	s = server_new(loop, m, STDIN_FILENO, STDOUT_FILENO, &err);
+	if (!s) {
 		log_error("%s", err.data);
 		buf_free(&err);
 		mux_free(m);
@@ -46,8 +46,8 @@ static int serve_exec(int argc, char **argv)
 		return 1;
 	}
 	log_info("serving %zu connector(s) from %s", cfg.nconnectors, cfg.path);
-	rc = downstream_run(d);
-	downstream_free(d);
+	rc = server_run(s);
+	server_free(s);
 	mux_free(m);
 	loop_free(loop);
 	config_free(&cfg);

@@ -85,6 +85,11 @@ static void on_notify(struct connector *c, const char *msg, size_t n,
 
 struct mux *mux_new(struct loop *loop, const struct config *cfg)
 {
+	return mux_new_with(loop, cfg, connector_new);
+}
+
+struct mux *mux_new_with(struct loop *loop, const struct config *cfg, mux_factory make)
+{
 	struct mux *m = xcalloc(1, sizeof(*m));
 	struct conn_events ev = { on_changed, on_notify, on_request, NULL };
 	size_t i;
@@ -97,7 +102,7 @@ struct mux *mux_new(struct loop *loop, const struct config *cfg)
 	m->conns = xcalloc(m->n, sizeof(*m->conns));
 	m->creds = creds_new(loop, cfg);
 	for (i = 0; i < m->n; i++)
-		m->conns[i] = connector_new(loop, cfg, &cfg->connectors[i], &ev, m->creds);
+		m->conns[i] = make(loop, cfg, &cfg->connectors[i], &ev, m->creds);
 	return m;
 }
 
