@@ -28,7 +28,7 @@ LIBOBJS  := $(LIBSRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
 
-.PHONY: all check unit shtest integration conformance conformance-repeat asan valgrind demo demo-run deps install uninstall \
+.PHONY: all test check unit shtest integration conformance conformance-repeat asan valgrind demo demo-run deps install uninstall \
 	deb deb-test clean fuzz fuzz-check fuzz-build fuzz-bins
 
 all: mcpmux
@@ -86,6 +86,14 @@ conformance: mcpmux tests/node/node_modules/.package-lock.json
 # sse-retry 20 times in a row: a reply must be found whatever stream it comes on.
 conformance-repeat: mcpmux tests/node/node_modules/.package-lock.json
 	tests/node/conformance.sh sse-retry 20
+
+# The fast tier, for every change: the unit tests and the integration tests
+# against the real binary, several test files at once (TEST_JOBS), no fuzzing,
+# sanitizers or valgrind. A few minutes on 2 cores; `make check` is the gate.
+TEST_JOBS ?= 4
+test: mcpmux $(UNIT_BINS) tests/node/node_modules/.package-lock.json
+	@$(MAKE) --no-print-directory unit
+	cd tests/node && node --test --test-concurrency=$(TEST_JOBS) --test-timeout=120000 test/
 
 # Everything: unit tests, the real binary against real MCP peers, and the
 # official conformance scenarios, then the same under ASan/UBSan. deps.sh may
