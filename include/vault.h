@@ -20,7 +20,7 @@
 
 #include "buf.h"
 #include "config.h"
-#include "creds.h"
+#include "secret.h"
 #include "loop.h"
 
 enum vault_err {

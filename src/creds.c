@@ -11,122 +11,14 @@
 
 #include <sodium.h>
 
-#define SECRET_MAX 16384
-
-struct secret *secret_new(size_t len)
-{
-	struct secret *s = calloc(1, sizeof(*s));
-
-	if (!s)
-		abort();
-	s->p = sodium_malloc(len + 1);
-	if (!s->p)
-		abort();
-	s->len = len;
-	s->p[len] = '\0';
-	return s;
-}
-
-void secret_free(struct secret *s)
-{
-	if (!s)
-		return;
-	sodium_free(s->p);	/* zeroes before releasing */
-	free(s);
-}
-
-struct secret *secret_dup(const char *p, size_t n)
-{
-	struct secret *s = secret_new(n);
-
-	memcpy(s->p, p, n);
-	return s;
-}
-
-static size_t first_line_len(const char *p, size_t n)
-{
-	size_t k = 0;
-
-	while (k < n && p[k] != '\n' && p[k] != '\r')
-		k++;
-	return k;
-}
-
-static struct secret *from_file(const char *path, struct buf *err)
-{
-	char *tmp;
-	ssize_t r;
-	size_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	struct secret *s;
-
-	if (fd < 0) {
-		buf_printf(err, "cannot read token file %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	tmp = sodium_malloc(SECRET_MAX);
-	if (!tmp)
-		abort();
-	while (n < SECRET_MAX && (r = read(fd, tmp + n, SECRET_MAX - n)) > 0)
-		n += (size_t)r;
-	close(fd);
-	n = first_line_len(tmp, n);
-	if (n == 0) {
-		sodium_free(tmp);
-		buf_printf(err, "token file %s is empty", path);
-		return NULL;
-	}
-	s = secret_dup(tmp, n);
-	sodium_free(tmp);
-	return s;
-}
-
 struct secret *creds_resolve(const char *ref, struct buf *err)
 {
-	if (strncmp(ref, "env:", 4) == 0) {
-		const char *v = getenv(ref + 4);
-
-		if (!v || !*v) {
-			buf_printf(err, "environment variable %s is not set", ref + 4);
-			return NULL;
-		}
-		return secret_dup(v, first_line_len(v, strlen(v)));
-	}
+	if (strncmp(ref, "env:", 4) == 0)
+		return secret_from_env(ref + 4, err);
 	if (strncmp(ref, "file:", 5) == 0)
-		return from_file(ref + 5, err);
+		return secret_from_file(ref + 5, err);
 	buf_puts(err, "unsupported credential reference");
 	return NULL;
-}
-
-struct secret *creds_header_line(const char *header, const char *scheme,
-				 const struct secret *token)
-{
-	size_t hl = strlen(header), sl = strlen(scheme), vl, off;
-	int basic = strcasecmp(scheme, "Basic") == 0;
-	struct secret *s;
-
-	vl = basic ? sodium_base64_ENCODED_LEN(token->len, sodium_base64_VARIANT_ORIGINAL)
-		   : token->len + 1;
-	s = secret_new(hl + 2 + sl + 1 + vl);
-	memcpy(s->p, header, hl);
-	memcpy(s->p + hl, ": ", 2);
-	off = hl + 2;
-	if (sl) {
-		memcpy(s->p + off, scheme, sl);
-		s->p[off + sl] = ' ';
-		off += sl + 1;
-	}
-	if (basic) {
-		sodium_bin2base64(s->p + off, vl, (const unsigned char *)token->p,
-				  token->len, sodium_base64_VARIANT_ORIGINAL);
-		off += strlen(s->p + off);
-	} else {
-		memcpy(s->p + off, token->p, token->len);
-		off += token->len;
-	}
-	s->p[off] = '\0';
-	s->len = off;
-	return s;
 }
 
 /* --- the cache --- */

@@ -1080,7 +1080,7 @@ static void add_auth(struct upstream *up, struct http *h)
 	tok = creds_peek(up->creds, up->c->token);
 	if (!tok)
 		return;
-	line = creds_header_line(up->c->auth_header, up->c->auth_scheme, tok);
+	line = secret_header_line(up->c->auth_header, up->c->auth_scheme, tok);
 	http_header_line(h, line->p);
 	secret_free(line);
 }

@@ -163,7 +163,7 @@ static struct http *vault_http(struct vault *v, const char *method, const char *
 	if (v->ns)
 		http_header(h, "X-Vault-Namespace", v->ns);
 	if (with_token && v->token) {
-		struct secret *line = creds_header_line("X-Vault-Token", "", v->token);
+		struct secret *line = secret_header_line("X-Vault-Token", "", v->token);
 
 		http_header_line(h, line->p);
 		secret_free(line);
@@ -597,12 +597,8 @@ static void on_renew_timer(void *arg)
 static struct secret *read_first_line_file(const char *path)
 {
 	struct buf err = BUF_INIT;
-	struct buf ref = BUF_INIT;
-	struct secret *s;
+	struct secret *s = secret_from_file(path, &err);
 
-	buf_printf(&ref, "file:%s", path);
-	s = creds_resolve(ref.data, &err);
-	buf_free(&ref);
 	buf_free(&err);
 	return s;
 }
