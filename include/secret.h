@@ -34,6 +34,10 @@ struct secret *secret_new(size_t len);
 struct secret *secret_dup(const char *p, size_t n);
 void secret_free(struct secret *s);	/* wipes, then frees; NULL is fine */
 
+/* n bytes (at least one) of locked memory, for a secret's scratch; released
+   with sodium_free(), which zeroes it. */
+void *secret_alloc(size_t n);
+
 /*
  * The first line (up to the first CR or LF) of the environment variable
  * var; NULL with "environment variable VAR is not set" appended to err

@@ -11,10 +11,9 @@
 
 #include <sodium.h>
 
-/* sodium_malloc, with out of memory fatal as in xalloc.h. */
-static void *locked_alloc(size_t n)
+void *secret_alloc(size_t n)
 {
-	void *p = sodium_malloc(n);
+	void *p = sodium_malloc(n ? n : 1);
 
 	if (!p)
 		xalloc_die();
@@ -25,7 +24,7 @@ struct secret *secret_new(size_t len)
 {
 	struct secret *s = xcalloc(1, sizeof(*s));
 
-	s->p = locked_alloc(len + 1);
+	s->p = secret_alloc(len + 1);
 	s->len = len;
 	s->p[len] = '\0';
 	return s;
@@ -79,7 +78,7 @@ struct secret *secret_from_file(const char *path, struct buf *err)
 		buf_printf(err, "cannot read token file %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	tmp = locked_alloc(SECRET_FILE_MAX);
+	tmp = secret_alloc(SECRET_FILE_MAX);
 	while (n < SECRET_FILE_MAX && (r = read(fd, tmp + n, SECRET_FILE_MAX - n)) > 0)
 		n += (size_t)r;
 	close(fd);
