@@ -63,6 +63,31 @@ static int valid_oauth_ref(const char *s)
 	return s[strlen(s) - 1] != '/' && strchr(slash + 1, '/')[1] != '\0';
 }
 
+static int valid_abs_path(const char *s)
+{
+	return s[0] == '/';
+}
+
+/* Each kind: its prefix, its syntax, and what is said when that is wrong. */
+static const struct syntax {
+	const char *prefix;
+	enum cred_kind kind;
+	int (*valid)(const char *body);
+	const char *bad;
+} syntaxes[] = {
+	{ "env:", CRED_ENV, valid_env_name,
+	  "token env: needs a variable name (letters, digits, _)" },
+	{ "file:", CRED_FILE, valid_abs_path,
+	  "token file: needs an absolute path (file:/path)" },
+	{ "local:", CRED_LOCAL, valid_store_name,
+	  "token local:NAME needs a name of A-Z a-z 0-9 _ . - (at most 128)" },
+	{ "vault:", CRED_VAULT, valid_vault_ref,
+	  "token vault: must look like vault:MOUNT/data/PATH#FIELD (KV v2) or vault:MOUNT/PATH#FIELD (KV v1)" },
+	{ "oauth:", CRED_OAUTH, valid_oauth_ref,
+	  "token oauth: must look like oauth:MOUNT/creds/NAME or oauth:MOUNT/self/NAME" },
+	{ NULL, CRED_ENV, NULL, NULL }
+};
+
 static struct cred_ref *new_ref(enum cred_kind kind, const char *text)
 {
 	struct cred_ref *r = xcalloc(1, sizeof(*r));
@@ -78,53 +103,42 @@ static struct cred_ref *new_ref(enum cred_kind kind, const char *text)
  */
 struct cred_ref *cred_ref_parse(const char *v, struct buf *err)
 {
+	const struct syntax *k;
+	const char *body, *hash;
 	struct cred_ref *r;
 
 	if (!*v) {
 		buf_puts(err, "token is empty: give a reference (env:, file:, local:, vault:, oauth:), or remove the line");
 		return NULL;
 	}
-	if (!strncmp(v, "env:", 4)) {
-		if (!valid_env_name(v + 4)) {
-			buf_puts(err, "token env: needs a variable name (letters, digits, _)");
-			return NULL;
-		}
-		r = new_ref(CRED_ENV, v);
-		r->var = xstrdup(v + 4);
-	} else if (!strncmp(v, "file:", 5)) {
-		if (v[5] != '/') {
-			buf_puts(err, "token file: needs an absolute path (file:/path)");
-			return NULL;
-		}
-		r = new_ref(CRED_FILE, v);
-		r->path = xstrdup(v + 5);
-	} else if (!strncmp(v, "local:", 6)) {
-		if (!valid_store_name(v + 6)) {
-			buf_puts(err, "token local:NAME needs a name of A-Z a-z 0-9 _ . - (at most 128)");
-			return NULL;
-		}
-		r = new_ref(CRED_LOCAL, v);
-		r->name = xstrdup(v + 6);
-	} else if (!strncmp(v, "vault:", 6)) {
-		const char *hash = strchr(v + 6, '#');
-
-		if (!valid_vault_ref(v + 6)) {
-			buf_puts(err, "token vault: must look like vault:MOUNT/data/PATH#FIELD (KV v2) or vault:MOUNT/PATH#FIELD (KV v1)");
-			return NULL;
-		}
-		r = new_ref(CRED_VAULT, v);
-		r->path = xstrndup(v + 6, (size_t)(hash - (v + 6)));
-		r->field = xstrdup(hash + 1);
-	} else if (!strncmp(v, "oauth:", 6)) {
-		if (!valid_oauth_ref(v + 6)) {
-			buf_puts(err, "token oauth: must look like oauth:MOUNT/creds/NAME or oauth:MOUNT/self/NAME");
-			return NULL;
-		}
-		r = new_ref(CRED_OAUTH, v);
-		r->path = xstrdup(v + 6);
-	} else {
+	for (k = syntaxes; k->prefix && strncmp(v, k->prefix, strlen(k->prefix)); k++)
+		;
+	if (!k->prefix) {
 		buf_puts(err, "token must be a reference (env:VAR, file:/path, local:NAME, vault:MOUNT/PATH#FIELD or oauth:MOUNT/creds/NAME); a literal token is refused: secrets never live in the config");
 		return NULL;
+	}
+	body = v + strlen(k->prefix);
+	if (!k->valid(body)) {
+		buf_puts(err, k->bad);
+		return NULL;
+	}
+	r = new_ref(k->kind, v);
+	switch (k->kind) {
+	case CRED_ENV:
+		r->var = xstrdup(body);
+		break;
+	case CRED_LOCAL:
+		r->name = xstrdup(body);
+		break;
+	case CRED_VAULT:
+		hash = strchr(body, '#');
+		r->path = xstrndup(body, (size_t)(hash - body));
+		r->field = xstrdup(hash + 1);
+		break;
+	case CRED_FILE:
+	case CRED_OAUTH:
+		r->path = xstrdup(body);
+		break;
 	}
 	return r;
 }
