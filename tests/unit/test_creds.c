@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include "loop.h"
 #include "secret.h"
 #include "fake_vault.h"
+#include "unit_tmpdir.h"
 
 #define T0		1000000		/* the clock at the start of each test */
 #define TTL		300000		/* [vault] cache_ttl */
@@ -88,14 +88,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct world *w = *state;
@@ -103,7 +95,7 @@ static int teardown(void **state)
 	creds_free(w->c);
 	loop_free(w->loop);
 	if (w->dir[0])
-		nftw(w->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		unit_rm_tree(w->dir);
 	unsetenv(ENV_VAR);
 	free(w);
 	return 0;
@@ -172,71 +164,64 @@ static void peek_is(struct world *w, const struct cred_ref *ref, const char *wan
 
 /* --- the parser --- */
 
+static void part_is(const char *got, const char *want)
+{
+	if (!want) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	assert_string_equal(got, want);
+}
+
+/* r is text of kind, with exactly these parts (NULL: not set). */
+static void ref_is(const struct cred_ref *r, const char *text, enum cred_kind kind,
+		   const char *var, const char *path, const char *field, const char *name)
+{
+	assert_int_equal(r->kind, kind);
+	assert_string_equal(r->text, text);
+	part_is(r->var, var);
+	part_is(r->path, path);
+	part_is(r->field, field);
+	part_is(r->name, name);
+}
+
 static void test_parse_kinds(void **state)
 {
+	static const struct {
+		const char *text;
+		enum cred_kind kind;
+		const char *var, *path, *field, *name;
+	} good[] = {
+		{ "env:GH_TOKEN", CRED_ENV, "GH_TOKEN", NULL, NULL, NULL },
+		{ "env:_x1", CRED_ENV, "_x1", NULL, NULL, NULL },
+		{ "file:/run/secrets/gh", CRED_FILE, NULL, "/run/secrets/gh", NULL, NULL },
+		{ "local:github.token", CRED_LOCAL, NULL, NULL, NULL, "github.token" },
+		{ "vault:secret/data/mcp/gh#token", CRED_VAULT, NULL, "secret/data/mcp/gh", "token",
+		  NULL },
+		{ "vault:kv/gh#api-key", CRED_VAULT, NULL, "kv/gh", "api-key", NULL },	/* KV v1 */
+		{ "oauth:oauth2/creds/github", CRED_OAUTH, NULL, "oauth2/creds/github", NULL, NULL },
+		{ "oauth:oauth2/self/github", CRED_OAUTH, NULL, "oauth2/self/github", NULL, NULL },
+	};
 	char name[140];
 	struct cred_ref *r, *d;
+	size_t i;
 
 	(void)state;
-	r = parse_ok("env:GH_TOKEN");
-	assert_int_equal(r->kind, CRED_ENV);
-	assert_string_equal(r->var, "GH_TOKEN");
-	assert_null(r->path);
-	assert_null(r->field);
-	assert_null(r->name);
-	cred_ref_free(r);
-	cred_ref_free(parse_ok("env:_x1"));
-
-	r = parse_ok("file:/run/secrets/gh");
-	assert_int_equal(r->kind, CRED_FILE);
-	assert_string_equal(r->path, "/run/secrets/gh");
-	assert_null(r->var);
-	assert_null(r->field);
-	assert_null(r->name);
-	cred_ref_free(r);
-
-	r = parse_ok("local:github.token");
-	assert_int_equal(r->kind, CRED_LOCAL);
-	assert_string_equal(r->name, "github.token");
-	assert_null(r->var);
-	assert_null(r->path);
-	assert_null(r->field);
-	cred_ref_free(r);
+	for (i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		r = parse_ok(good[i].text);
+		ref_is(r, good[i].text, good[i].kind, good[i].var, good[i].path, good[i].field,
+		       good[i].name);
+		d = cred_ref_dup(r);
+		cred_ref_free(r);
+		ref_is(d, good[i].text, good[i].kind, good[i].var, good[i].path, good[i].field,
+		       good[i].name);
+		cred_ref_free(d);
+	}
 	memset(name, 'a', sizeof(name));
 	memcpy(name, "local:", 6);
 	name[6 + 128] = '\0';		/* the longest name */
 	cred_ref_free(parse_ok(name));
-
-	r = parse_ok("vault:secret/data/mcp/gh#token");
-	assert_int_equal(r->kind, CRED_VAULT);
-	assert_string_equal(r->path, "secret/data/mcp/gh");
-	assert_string_equal(r->field, "token");
-	assert_null(r->var);
-	assert_null(r->name);
-	d = cred_ref_dup(r);
-	cred_ref_free(r);
-	assert_int_equal(d->kind, CRED_VAULT);
-	assert_string_equal(d->text, "vault:secret/data/mcp/gh#token");
-	assert_string_equal(d->path, "secret/data/mcp/gh");
-	assert_string_equal(d->field, "token");
-	assert_null(d->var);
-	assert_null(d->name);
-	cred_ref_free(d);
-	r = parse_ok("vault:kv/gh#api-key");	/* KV v1 */
-	assert_string_equal(r->path, "kv/gh");
-	assert_string_equal(r->field, "api-key");
-	cred_ref_free(r);
-
-	r = parse_ok("oauth:oauth2/creds/github");
-	assert_int_equal(r->kind, CRED_OAUTH);
-	assert_string_equal(r->path, "oauth2/creds/github");
-	assert_null(r->field);
-	assert_null(r->var);
-	assert_null(r->name);
-	cred_ref_free(r);
-	r = parse_ok("oauth:oauth2/self/github");
-	assert_string_equal(r->path, "oauth2/self/github");
-	cred_ref_free(r);
 	cred_ref_free(NULL);
 }
 
@@ -626,7 +611,8 @@ static void test_shared_entry(void **state)
 	cred_ref_free(r3);
 }
 
-static void fetch_fails(struct world *w, const char *text, const char *want)
+/* Fetching text succeeds with the value want (ok), or fails with the message want. */
+static void fetch_expect(struct world *w, int ok, const char *text, const char *want)
 {
 	struct cred_ref *ref = parse_ok(text);
 	struct rec r = { 0 };
@@ -634,55 +620,47 @@ static void fetch_fails(struct world *w, const char *text, const char *want)
 	fetch(w, ref, 0, &r);
 	turns(w);
 	assert_int_equal(r.calls, 1);
-	assert_int_equal(r.ok, 0);
-	assert_string_equal(r.err, want);
-	peek_is(w, ref, NULL);
+	assert_int_equal(r.ok, ok);
+	assert_string_equal(r.err, ok ? "" : want);
+	peek_is(w, ref, ok ? want : NULL);
 	cred_ref_free(ref);
 }
 
-static void fetch_gives(struct world *w, const char *text, const char *want)
+/* Writes dir/name with contents; its path into path. */
+static void write_file(const char *dir, const char *name, const char *contents, char *path,
+		       size_t cap)
 {
-	struct cred_ref *ref = parse_ok(text);
-	struct rec r = { 0 };
+	FILE *f;
 
-	fetch(w, ref, 0, &r);
-	turns(w);
-	assert_int_equal(r.calls, 1);
-	assert_int_equal(r.ok, 1);
-	peek_is(w, ref, want);
-	cred_ref_free(ref);
+	snprintf(path, cap, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(contents, f);
+	fclose(f);
 }
 
 static void test_files_and_variables(void **state)
 {
 	struct world *w = *state;
 	char path[96], text[128], want[256];
-	FILE *f;
 
 	snprintf(w->dir, sizeof(w->dir), "/tmp/mcpmux-creds-XXXXXX");
 	assert_non_null(mkdtemp(w->dir));
-	fetch_fails(w, "env:" ENV_VAR, "credential env:" ENV_VAR ": environment variable "
-		    ENV_VAR " is not set");
-	fetch_fails(w, "file:/nonexistent/mcpmux-token", "credential file:/nonexistent/mcpmux-token: "
-		    "cannot read token file /nonexistent/mcpmux-token: No such file or directory");
-	snprintf(path, sizeof(path), "%s/empty", w->dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("\nsecond line\n", f);
-	fclose(f);
+	fetch_expect(w, 0, "env:" ENV_VAR,
+		     "credential env:" ENV_VAR ": environment variable " ENV_VAR " is not set");
+	fetch_expect(w, 0, "file:/nonexistent/mcpmux-token",
+		     "credential file:/nonexistent/mcpmux-token: cannot read token file "
+		     "/nonexistent/mcpmux-token: No such file or directory");
+	write_file(w->dir, "empty", "\nsecond line\n", path, sizeof(path));
 	snprintf(text, sizeof(text), "file:%s", path);
 	snprintf(want, sizeof(want), "credential %s: token file %s is empty", text, path);
-	fetch_fails(w, text, want);
-	snprintf(path, sizeof(path), "%s/token", w->dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("file-token\r\nignored\n", f);
-	fclose(f);
+	fetch_expect(w, 0, text, want);
+	write_file(w->dir, "token", "file-token\r\nignored\n", path, sizeof(path));
 	snprintf(text, sizeof(text), "file:%s", path);
-	fetch_gives(w, text, "file-token");
+	fetch_expect(w, 1, text, "file-token");
 	setenv(ENV_VAR, "env-token\nignored", 1);
 	now_ms = T0 + 30000;		/* the failure above is no longer held */
-	fetch_gives(w, "env:" ENV_VAR, "env-token");
+	fetch_expect(w, 1, "env:" ENV_VAR, "env-token");
 }
 
 static void test_local_store(void **state)
@@ -692,8 +670,8 @@ static void test_local_store(void **state)
 	struct buf err = BUF_INIT;
 	struct localstore *s;
 
-	fetch_fails(w, "local:gh", "credential local:gh: local: references need [vault] "
-		    "type = local");
+	fetch_expect(w, 0, "local:gh",
+		     "credential local:gh: local: references need [vault] type = local");
 	creds_free(w->c);
 	w->c = NULL;
 	snprintf(w->dir, sizeof(w->dir), "/tmp/mcpmux-creds-XXXXXX");
@@ -711,9 +689,9 @@ static void test_local_store(void **state)
 	localstore_close(s);
 	w->c = creds_new(w->loop, &w->cfg);
 	creds_set_clock(w->c, test_clock);
-	fetch_gives(w, "local:gh", "store-token");
-	fetch_fails(w, "local:nope", "credential local:nope: no such name in the local store - "
-		    "add it with `mcpmux vault set nope`");
+	fetch_expect(w, 1, "local:gh", "store-token");
+	fetch_expect(w, 0, "local:nope", "credential local:nope: no such name in the local "
+		     "store - add it with `mcpmux vault set nope`");
 	creds_free(w->c);
 	w->c = NULL;
 	w->cfg.vault.path = w->cfg.vault.key_file = NULL;
