@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "credref.h"
 
 #define CONFIG_DEFAULT_PREFIX		"mcp__mux__"
 #define CONFIG_DEFAULT_CALL_MS		60000
@@ -106,7 +107,7 @@ struct connector_cfg {
 	char *auth_header;	/* header carrying the credential; default "Authorization" */
 	char *auth_scheme;	/* "Bearer" by default; "" sends the token raw;
 				   "Basic" base64-encodes user:password */
-	char *token;		/* credential reference ("env:VAR", "file:/path") or NULL */
+	struct cred_ref *token;	/* the credential reference (credref.h), parsed; NULL for none */
 	char **tools;		/* allow-list globs on upstream names; empty = all */
 	size_t ntools;
 	char **hide;		/* deny-list globs on upstream names */

@@ -1,52 +1,45 @@
 /*
- * creds.h - credentials for connectors, resolved at call time.
+ * creds.h - the credential cache: connectors' credentials, fetched at call time.
  *
- * A credential reference from the config (`env:VAR`, `file:/path`) is
- * turned into a secret that lives only in locked memory (sodium_malloc:
- * guard pages, mlock, excluded from core dumps) and is zeroed when freed.
- * Secrets are never logged: error messages name the reference kind and the
- * connector, never the value. A struct secret is owned by whoever resolved
- * it; secret_free() wipes it.
+ * One entry per credential reference (credref.h; two references with the
+ * same text share it), shared by the connectors that use it. Where the value
+ * comes from is the reference's kind: env: and file: are read here
+ * (secret.h), local: from the local store (localstore.h, opened on first
+ * use), vault: and oauth: through the vault client (vault.h, created on
+ * first use). Values live only as secrets (secret.h: locked memory, zeroed
+ * when freed).
+ *
+ * A value is kept until its expiry (its own, e.g. an OAuth token's, or
+ * cache_ttl for KV secrets, files, variables and the local store) and
+ * refreshed in the background when less than max(60 s, 10 % of its
+ * lifetime) is left, one fetch in flight per reference. A failed fetch is
+ * remembered for a while (30 s after a configuration error such as a vault
+ * 403/404, a missing variable or file, an unknown local name; 5 s after a
+ * transient one such as an unreachable or sealed vault) so that calls do not
+ * hammer the source; a cached value stays usable while it is valid even when
+ * the source is down. A failure is logged once (log_warn), until a fetch
+ * succeeds again ("credential REF: fetched again").
+ *
+ * Messages name the reference (its text) and the connector, never the
+ * value. Owned by the mux; it borrows the loop and the config, which must
+ * outlive it. The references passed in are only read: the cache keeps its
+ * own copy.
+ *
+ * Time: expiries and hold-offs are milliseconds of loop_now(), the clock the
+ * vault's expiry times are given in too. creds_set_clock() makes the cache
+ * read another clock instead (for tests: tests/unit/test_creds.c advances a
+ * counter). Every timer the cache sets has a 0 ms delay (it only moves work
+ * to the next loop turn), so loop_run_once(loop, 0) runs them whatever that
+ * clock says.
  */
 #ifndef MCPMUX_CREDS_H
 #define MCPMUX_CREDS_H
 
-#include <stddef.h>
+#include <stdint.h>
 
-#include "buf.h"
+#include "credref.h"
+#include "secret.h"
 
-struct secret {
-	char *p;	/* NUL-terminated, in sodium_malloc memory */
-	size_t len;	/* bytes before the NUL */
-};
-
-/* A new secret of len bytes (plus a NUL), zero-filled; or a copy of p[0..n). */
-struct secret *secret_new(size_t len);
-struct secret *secret_dup(const char *p, size_t n);
-
-/* Resolves `ref`. Returns a secret, or NULL with a message in err. */
-struct secret *creds_resolve(const char *ref, struct buf *err);
-void secret_free(struct secret *s);
-
-/*
- * The header line "<header>: <scheme> <token>" (no scheme and no space when
- * scheme is empty; "Basic" base64-encodes the token, which holds
- * user:password) as a new secret.
- */
-struct secret *creds_header_line(const char *header, const char *scheme,
-				 const struct secret *token);
-
-/*
- * The credential cache: one entry per reference, shared by the connectors
- * that use it. A value is kept until its expiry (its own, e.g. an OAuth
- * token's, or cache_ttl for KV secrets and files) and refreshed in the
- * background when less than max(60 s, 10 % of its lifetime) is left, one
- * fetch in flight per reference. A failed fetch is remembered for a while
- * (30 s after a configuration error such as a vault 403/404, 5 s after a
- * transient one) so that calls do not hammer the vault; a cached value
- * stays usable while it is valid even when the vault is down or sealed.
- * Owned by the mux.
- */
 struct creds;
 struct creds_wait;
 struct config;
@@ -57,13 +50,18 @@ void creds_free(struct creds *c);
 
 /* The valid cached value for ref, or NULL (borrowed: do not keep it past the
    current callback). Starts a background refresh when it is near expiry. */
-const struct secret *creds_peek(struct creds *c, const char *ref);
+const struct secret *creds_peek(struct creds *c, const struct cred_ref *ref);
 
 /* ok: the cache now holds a value for ref; else err says why (names the reference, never the value). */
 typedef void (*creds_cb)(int ok, const char *err, void *arg);
 /* Fetches ref into the cache; force bypasses the cached value (after an upstream 401).
    cb runs once, always from the loop (never inside this call), unless cancelled. */
-struct creds_wait *creds_fetch(struct creds *c, const char *ref, int force, creds_cb cb, void *arg);
+struct creds_wait *creds_fetch(struct creds *c, const struct cred_ref *ref, int force,
+			       creds_cb cb, void *arg);
+/* w (not yet called back) is dropped: its callback never runs. */
 void creds_cancel(struct creds *c, struct creds_wait *w);
+
+/* The clock the cache reads, in milliseconds; loop_now until this is called. */
+void creds_set_clock(struct creds *c, int64_t (*now)(void));
 
 #endif

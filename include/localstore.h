@@ -72,7 +72,7 @@
 
 #include "buf.h"
 #include "config.h"
-#include "creds.h"
+#include "secret.h"
 
 #define LOCALSTORE_NAME_MAX	128		/* bytes in a credential name */
 #define LOCALSTORE_VALUE_MAX	16384		/* bytes in a credential value */

@@ -1,17 +1,19 @@
 /*
  * vault.h - a HashiCorp Vault / OpenBao client on the event loop.
  *
- * Reads KV v2 (`MOUNT/data/PATH#FIELD`), KV v1 (`MOUNT/PATH#FIELD`) and an
- * oauthapp-style token broker (`MOUNT/creds/NAME`, `MOUNT/self/NAME`). Logs
+ * Reads KV v2 (`vault:MOUNT/data/PATH#FIELD`), KV v1 (`vault:MOUNT/PATH#FIELD`)
+ * and an oauthapp-style token broker (`oauth:MOUNT/creds/NAME`,
+ * `oauth:MOUNT/self/NAME`): the references of credref.h. Logs
  * in with a token (BAO_TOKEN, VAULT_TOKEN, then token_file) or AppRole, and
  * keeps that vault token fresh (renew-self, or log in again) before it
  * expires. Every request carries X-Vault-Request: true, the namespace when
  * one is set, and no redirect is followed. The vault token and every value
  * read live only in sodium_malloc memory.
  *
- * Owned by the credential cache (creds.c). A struct vault_read is owned by
- * the client until its callback has run or vault_read_cancel() was called.
- * The callback always runs from the loop, never inside vault_read().
+ * Owned by the credential cache (creds.c): the cache uses the vault, never
+ * the reverse. A struct vault_read is owned by the client until its callback
+ * has run or vault_read_cancel() was called. The callback always runs from
+ * the loop, never inside vault_read().
  */
 #ifndef MCPMUX_VAULT_H
 #define MCPMUX_VAULT_H
@@ -20,8 +22,9 @@
 
 #include "buf.h"
 #include "config.h"
-#include "creds.h"
+#include "credref.h"
 #include "loop.h"
+#include "secret.h"
 
 enum vault_err {
 	VAULT_OK,
@@ -45,12 +48,14 @@ struct vault *vault_new(struct loop *loop, const struct config *cfg, struct buf 
 void vault_free(struct vault *v);
 
 /*
- * ref without its scheme: "secret/data/mcp/x#token" (kind 'v'), or
- * "oauth2/creds/x" (kind 'o'). min_seconds (oauth): the token must stay
- * valid at least this long; 0 for the default (60). After an upstream 401,
- * asking for more than the rejected token had left makes the broker refresh.
+ * Reads ref, a CRED_VAULT (its path and field) or CRED_OAUTH (its path)
+ * reference; borrowed: it must stay valid until the callback has run or the
+ * read was cancelled. Messages start with ref->text. min_seconds (oauth):
+ * the token must stay valid at least this long; 0 for the default (60).
+ * After an upstream 401, asking for more than the rejected token had left
+ * makes the broker refresh.
  */
-struct vault_read *vault_read(struct vault *v, char kind, const char *ref, long min_seconds,
+struct vault_read *vault_read(struct vault *v, const struct cred_ref *ref, long min_seconds,
 			      vault_read_cb cb, void *arg);
 void vault_read_cancel(struct vault *v, struct vault_read *r);
 

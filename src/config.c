@@ -373,25 +373,10 @@ static void set_auth_scheme(struct parse *p, const char *v)
 	set_str(&cur_conn(p)->auth_scheme, v);
 }
 
-static int valid_env_name(const char *s)
-{
-	if (!*s || (*s >= '0' && *s <= '9'))
-		return 0;
-	for (; *s; s++)
-		if (!is_alnum((unsigned char)*s) && *s != '_')
-			return 0;
-	return 1;
-}
-
 static void check_token_env(struct parse *p, const char *var)
 {
-	const char *val;
+	const char *val = getenv(var);
 
-	if (!valid_env_name(var)) {
-		error_here(p, "token env: needs a variable name (letters, digits, _)");
-		return;
-	}
-	val = getenv(var);
 	if (!val)
 		error_here(p, "environment variable %s is not set", var);
 	else if (!*val)
@@ -415,85 +400,31 @@ static void check_token_file(struct parse *p, const char *path)
 	close(fd);
 }
 
-/*
- * The value is a secret when it is not a reference, so no message here may
- * quote it; only a variable name or an absolute path, checked first, is shown.
- */
-static int valid_store_name(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (!n || n > 128)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!is_alnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
-			return 0;
-	return 1;
-}
-
-/* vault:MOUNT/PATH#FIELD: a path of safe characters, no "..", and a field. */
-static int valid_vault_ref(const char *s)
-{
-	const char *hash = strchr(s, '#');
-	size_t i;
-
-	if (!hash || hash == s || !hash[1] || s[0] == '/' || hash[-1] == '/' || strstr(s, ".."))
-		return 0;
-	for (i = 0; s + i < hash; i++)
-		if (!is_alnum((unsigned char)s[i]) && !strchr("_.-/", s[i]))
-			return 0;
-	return strchr(hash + 1, '#') == NULL && strchr(s, '/') != NULL;
-}
-
-/* oauth:MOUNT/creds/NAME or oauth:MOUNT/self/NAME */
-static int valid_oauth_ref(const char *s)
-{
-	const char *slash = strchr(s, '/');
-	size_t i;
-
-	if (!slash || slash == s || strstr(s, "..") || strchr(s, '#'))
-		return 0;
-	if (strncmp(slash, "/creds/", 7) && strncmp(slash, "/self/", 6))
-		return 0;
-	for (i = 0; s[i]; i++)
-		if (!is_alnum((unsigned char)s[i]) && !strchr("_.-/", s[i]))
-			return 0;
-	return s[strlen(s) - 1] != '/' && strchr(slash + 1, '/')[1] != '\0';
-}
-
+/* The syntax is credref.c's; whether the variable is set or the file readable, ours. */
 static void set_token(struct parse *p, const char *v)
 {
+	struct connector_cfg *c = cur_conn(p);
+	struct buf why = BUF_INIT;
 	size_t nerrs = p->nerrs;
+	struct cred_ref *r = cred_ref_parse(v, &why);
 
-	if (!*v) {
-		error_here(p, "token is empty: give a reference (env:, file:, local:, vault:, oauth:), or remove the line");
+	if (!r) {
+		error_here(p, "%s", why.data);
+		buf_free(&why);
 		return;
 	}
-	if (!strncmp(v, "env:", 4)) {
-		check_token_env(p, v + 4);
-	} else if (!strncmp(v, "file:", 5)) {
-		if (v[5] != '/')
-			error_here(p, "token file: needs an absolute path (file:/path)");
-		else
-			check_token_file(p, v + 5);
-	} else if (!strncmp(v, "local:", 6)) {
-		if (!valid_store_name(v + 6))
-			error_here(p, "token local:NAME needs a name of A-Z a-z 0-9 _ . - (at most 128)");
-	} else if (!strncmp(v, "vault:", 6)) {
-		if (!valid_vault_ref(v + 6))
-			error_here(p, "token vault: must look like vault:MOUNT/data/PATH#FIELD (KV v2) or vault:MOUNT/PATH#FIELD (KV v1)");
-		else if (!p->token_needs_vault)
-			p->token_needs_vault = p->lineno;
-	} else if (!strncmp(v, "oauth:", 6)) {
-		if (!valid_oauth_ref(v + 6))
-			error_here(p, "token oauth: must look like oauth:MOUNT/creds/NAME or oauth:MOUNT/self/NAME");
-		else if (!p->token_needs_vault)
-			p->token_needs_vault = p->lineno;
-	} else {
-		error_here(p, "token must be a reference (env:VAR, file:/path, local:NAME, vault:MOUNT/PATH#FIELD or oauth:MOUNT/creds/NAME); a literal token is refused: secrets never live in the config");
+	if (r->kind == CRED_ENV)
+		check_token_env(p, r->var);
+	else if (r->kind == CRED_FILE)
+		check_token_file(p, r->path);
+	else if ((r->kind == CRED_VAULT || r->kind == CRED_OAUTH) && !p->token_needs_vault)
+		p->token_needs_vault = p->lineno;
+	if (p->nerrs != nerrs) {
+		cred_ref_free(r);
+		return;
 	}
-	if (p->nerrs == nerrs)
-		set_str(&cur_conn(p)->token, v);
+	cred_ref_free(c->token);
+	c->token = r;
 }
 
 /* Space separated globs; an empty value leaves the list empty. */
@@ -1353,7 +1284,7 @@ void config_free(struct config *cfg)
 		free_strs(c->headers, c->nheaders);
 		free(c->auth_header);
 		free(c->auth_scheme);
-		free(c->token);
+		cred_ref_free(c->token);
 		free_strs(c->tools, c->ntools);
 		free_strs(c->hide, c->nhide);
 		free_rules(c->approval_rules, c->napproval_rules);

@@ -1,135 +1,9 @@
-/* creds.c - credential references into locked memory; see include/creds.h. */
+/* creds.c - the credential cache; see include/creds.h. */
+#include "xalloc.h"
 #include "creds.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
-
-#include <sodium.h>
-
-#define SECRET_MAX 16384
-
-struct secret *secret_new(size_t len)
-{
-	struct secret *s = calloc(1, sizeof(*s));
-
-	if (!s)
-		abort();
-	s->p = sodium_malloc(len + 1);
-	if (!s->p)
-		abort();
-	s->len = len;
-	s->p[len] = '\0';
-	return s;
-}
-
-void secret_free(struct secret *s)
-{
-	if (!s)
-		return;
-	sodium_free(s->p);	/* zeroes before releasing */
-	free(s);
-}
-
-struct secret *secret_dup(const char *p, size_t n)
-{
-	struct secret *s = secret_new(n);
-
-	memcpy(s->p, p, n);
-	return s;
-}
-
-static size_t first_line_len(const char *p, size_t n)
-{
-	size_t k = 0;
-
-	while (k < n && p[k] != '\n' && p[k] != '\r')
-		k++;
-	return k;
-}
-
-static struct secret *from_file(const char *path, struct buf *err)
-{
-	char *tmp;
-	ssize_t r;
-	size_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	struct secret *s;
-
-	if (fd < 0) {
-		buf_printf(err, "cannot read token file %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	tmp = sodium_malloc(SECRET_MAX);
-	if (!tmp)
-		abort();
-	while (n < SECRET_MAX && (r = read(fd, tmp + n, SECRET_MAX - n)) > 0)
-		n += (size_t)r;
-	close(fd);
-	n = first_line_len(tmp, n);
-	if (n == 0) {
-		sodium_free(tmp);
-		buf_printf(err, "token file %s is empty", path);
-		return NULL;
-	}
-	s = secret_dup(tmp, n);
-	sodium_free(tmp);
-	return s;
-}
-
-struct secret *creds_resolve(const char *ref, struct buf *err)
-{
-	if (strncmp(ref, "env:", 4) == 0) {
-		const char *v = getenv(ref + 4);
-
-		if (!v || !*v) {
-			buf_printf(err, "environment variable %s is not set", ref + 4);
-			return NULL;
-		}
-		return secret_dup(v, first_line_len(v, strlen(v)));
-	}
-	if (strncmp(ref, "file:", 5) == 0)
-		return from_file(ref + 5, err);
-	buf_puts(err, "unsupported credential reference");
-	return NULL;
-}
-
-struct secret *creds_header_line(const char *header, const char *scheme,
-				 const struct secret *token)
-{
-	size_t hl = strlen(header), sl = strlen(scheme), vl, off;
-	int basic = strcasecmp(scheme, "Basic") == 0;
-	struct secret *s;
-
-	vl = basic ? sodium_base64_ENCODED_LEN(token->len, sodium_base64_VARIANT_ORIGINAL)
-		   : token->len + 1;
-	s = secret_new(hl + 2 + sl + 1 + vl);
-	memcpy(s->p, header, hl);
-	memcpy(s->p + hl, ": ", 2);
-	off = hl + 2;
-	if (sl) {
-		memcpy(s->p + off, scheme, sl);
-		s->p[off + sl] = ' ';
-		off += sl + 1;
-	}
-	if (basic) {
-		sodium_bin2base64(s->p + off, vl, (const unsigned char *)token->p,
-				  token->len, sodium_base64_VARIANT_ORIGINAL);
-		off += strlen(s->p + off);
-	} else {
-		memcpy(s->p + off, token->p, token->len);
-		off += token->len;
-	}
-	s->p[off] = '\0';
-	s->len = off;
-	return s;
-}
-
-/* --- the cache --- */
 
 #include "config.h"
 #include "localstore.h"
@@ -151,9 +25,9 @@ struct creds_wait {
 struct cred_entry {
 	struct creds *c;
 	struct cred_entry *next;
-	char *ref;			/* as written in the config */
+	struct cred_ref *ref;		/* a copy of the reference */
 	struct secret *value;		/* NULL until fetched, or after expiry */
-	int64_t expires_at;		/* loop_now() ms */
+	int64_t expires_at;		/* ms of the cache's clock (loop_now) */
 	int64_t lifetime;		/* ms, to place the refresh */
 	int fetching;			/* a fetch is in flight */
 	struct vault_read *vr;		/* ...through the vault */
@@ -170,16 +44,16 @@ struct creds {
 	struct cred_entry *entries;
 	struct vault *vault;		/* created on first vault:/oauth: use */
 	struct localstore *store;	/* opened on first local: use */
+	int64_t (*now)(void);		/* loop_now, or a test's clock */
 };
 
 struct creds *creds_new(struct loop *loop, const struct config *cfg)
 {
-	struct creds *c = calloc(1, sizeof(*c));
+	struct creds *c = xcalloc(1, sizeof(*c));
 
-	if (!c)
-		abort();
 	c->loop = loop;
 	c->cfg = cfg;
+	c->now = loop_now;
 	return c;
 }
 
@@ -197,7 +71,7 @@ static void entry_free(struct cred_entry *e)
 		loop_timer_cancel(e->c->loop, e->now);
 	secret_free(e->value);
 	buf_free(&e->fail);
-	free(e->ref);
+	cred_ref_free(e->ref);
 	free(e);
 }
 
@@ -216,20 +90,16 @@ void creds_free(struct creds *c)
 	free(c);
 }
 
-static struct cred_entry *entry_for(struct creds *c, const char *ref)
+static struct cred_entry *entry_for(struct creds *c, const struct cred_ref *ref)
 {
 	struct cred_entry *e;
 
 	for (e = c->entries; e; e = e->next)
-		if (!strcmp(e->ref, ref))
+		if (!strcmp(e->ref->text, ref->text))
 			return e;
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		abort();
+	e = xcalloc(1, sizeof(*e));
 	e->c = c;
-	e->ref = strdup(ref);
-	if (!e->ref)
-		abort();
+	e->ref = cred_ref_dup(ref);
 	e->next = c->entries;
 	c->entries = e;
 	return e;
@@ -251,7 +121,7 @@ static void fetched(struct cred_entry *e, const struct secret *value, int64_t ex
 		    int config_error, const char *err)
 {
 	struct creds *c = e->c;
-	int64_t now = loop_now();
+	int64_t now = c->now();
 
 	e->fetching = 0;
 	e->vr = NULL;
@@ -262,7 +132,7 @@ static void fetched(struct cred_entry *e, const struct secret *value, int64_t ex
 		e->lifetime = e->expires_at - now;
 		e->fail_until = 0;
 		if (e->failed_logged)
-			log_info("credential %s: fetched again", e->ref);
+			log_info("credential %s: fetched again", e->ref->text);
 		e->failed_logged = 0;
 		notify(e, 1, NULL);
 		return;
@@ -299,27 +169,32 @@ static void fetch_local(void *arg)
 	int config_error = 1, r;
 
 	e->now = NULL;
-	if (!strncmp(e->ref, "local:", 6)) {
+	if (e->ref->kind == CRED_LOCAL) {
 		if (c->cfg->vault.type != VAULT_LOCAL) {
 			buf_printf(&err, "credential %s: local: references need [vault] type = local",
-				   e->ref);
+				   e->ref->text);
 		} else {
 			if (!c->store)
 				c->store = localstore_open(&c->cfg->vault, 0, &err);
 			if (c->store) {
-				r = localstore_get(c->store, e->ref + 6, &s, &err);
+				r = localstore_get(c->store, e->ref->name, &s, &err);
 				if (r == 1)
 					buf_printf(&err, "credential %s: no such name in the local store - "
-						   "add it with `mcpmux vault set %s`", e->ref, e->ref + 6);
+						   "add it with `mcpmux vault set %s`", e->ref->text,
+						   e->ref->name);
 			}
 		}
+	} else if (e->ref->kind == CRED_ENV) {
+		s = secret_from_env(e->ref->var, &err);
+	} else if (e->ref->kind == CRED_FILE) {
+		s = secret_from_file(e->ref->path, &err);
 	} else {
-		s = creds_resolve(e->ref, &err);
+		buf_puts(&err, "unsupported credential reference");
 	}
 	if (!s && err.len && strncmp(err.data, "credential ", 11)) {
 		struct buf full = BUF_INIT;
 
-		buf_printf(&full, "credential %s: %s", e->ref, err.data);
+		buf_printf(&full, "credential %s: %s", e->ref->text, err.data);
 		buf_free(&err);
 		err = full;
 	}
@@ -340,40 +215,39 @@ static void start_fetch(struct cred_entry *e, int force)
 {
 	struct creds *c = e->c;
 	struct buf err = BUF_INIT;
-	int is_vault = !strncmp(e->ref, "vault:", 6), is_oauth = !strncmp(e->ref, "oauth:", 6);
+	int via_vault = e->ref->kind == CRED_VAULT || e->ref->kind == CRED_OAUTH;
 
 	if (e->fetching)
 		return;
 	e->fetching = 1;
-	if ((is_vault || is_oauth) && !c->vault) {
+	if (via_vault && !c->vault) {
 		c->vault = vault_new(c->loop, c->cfg, &err);
 		if (!c->vault) {
 			e->fetching = 0;
 			buf_reset(&e->fail);
-			buf_printf(&e->fail, "credential %s: %s", e->ref, err.data);
-			e->fail_until = loop_now() + FAIL_CONFIG_MS;
+			buf_printf(&e->fail, "credential %s: %s", e->ref->text, err.data);
+			e->fail_until = c->now() + FAIL_CONFIG_MS;
 			buf_free(&err);
 			e->now = loop_timer_add(c->loop, 0, on_fail_now, e);
 			return;
 		}
 	}
-	if (is_vault || is_oauth) {
+	if (via_vault) {
 		/* Forced (after a 401): more than the refused token had left, so the
 		   broker hands out a new one rather than the same. */
-		long left = (long)((e->expires_at - loop_now()) / 1000);
+		long left = (long)((e->expires_at - c->now()) / 1000);
 		long min_s = force ? (left > 0 ? left : 0) + 60 : 0;
 
-		e->vr = vault_read(c->vault, is_oauth ? 'o' : 'v', e->ref + 6, min_s,
-				   on_vault_value, e);
-	}
-	else
+		e->vr = vault_read(c->vault, e->ref, min_s, on_vault_value, e);
+	} else {
 		e->now = loop_timer_add(c->loop, 0, fetch_local, e);
+	}
 }
 
-const struct secret *creds_peek(struct creds *c, const char *ref)
+const struct secret *creds_peek(struct creds *c, const struct cred_ref *ref)
 {
 	struct cred_entry *e = entry_for(c, ref);
-	int64_t now = loop_now(), margin;
+	int64_t now = c->now(), margin;
 
 	if (!e->value)
 		return NULL;
@@ -388,13 +262,12 @@ const struct secret *creds_peek(struct creds *c, const char *ref)
 	return e->value;
 }
 
-struct creds_wait *creds_fetch(struct creds *c, const char *ref, int force, creds_cb cb, void *arg)
+struct creds_wait *creds_fetch(struct creds *c, const struct cred_ref *ref, int force,
+			       creds_cb cb, void *arg)
 {
 	struct cred_entry *e = entry_for(c, ref);
-	struct creds_wait *w = calloc(1, sizeof(*w));
+	struct creds_wait *w = xcalloc(1, sizeof(*w));
 
-	if (!w)
-		abort();
 	w->e = e;
 	w->cb = cb;
 	w->arg = arg;
@@ -402,7 +275,7 @@ struct creds_wait *creds_fetch(struct creds *c, const char *ref, int force, cred
 	e->waiters = w;
 	if (e->fetching)
 		return w;
-	if (loop_now() < e->fail_until) {
+	if (c->now() < e->fail_until) {
 		/* Failed a moment ago: say so again rather than ask again. */
 		if (!e->now)
 			e->now = loop_timer_add(c->loop, 0, on_fail_now, e);
@@ -421,10 +294,16 @@ void creds_cancel(struct creds *c, struct creds_wait *w)
 	struct creds_wait **pp;
 
 	(void)c;
+	/* Not SLIST_REMOVE: w is freed only when it is still waiting. */
 	for (pp = &w->e->waiters; *pp; pp = &(*pp)->next)
 		if (*pp == w) {
 			*pp = w->next;
 			free(w);
 			return;
 		}
+}
+
+void creds_set_clock(struct creds *c, int64_t (*now)(void))
+{
+	c->now = now;
 }

@@ -68,18 +68,6 @@ struct contents {
 
 /* --- small helpers -------------------------------------------------------- */
 
-
-
-/* Locked memory for anything that holds a secret; OOM is fatal (see buf.h). */
-static void *secure_alloc(size_t n)
-{
-	void *p = sodium_malloc(n ? n : 1);
-
-	if (!p)
-		abort();
-	return p;
-}
-
 static void put32(unsigned char *p, uint32_t v)
 {
 	int i;
@@ -525,7 +513,7 @@ static int decrypt_file(struct localstore *s, const unsigned char *data, size_t 
 			   "if that fails too, the file is damaged", s->path);
 		return -1;
 	}
-	c->pt = secure_alloc(len - HDR_LEN - TAG_LEN);
+	c->pt = secret_alloc(len - HDR_LEN - TAG_LEN);
 	sodium_mprotect_readonly(s->key);
 	rc = crypto_aead_xchacha20poly1305_ietf_decrypt(c->pt, &mlen, NULL, data + HDR_LEN,
 							len - HDR_LEN, data, HDR_LEN, h.nonce,
@@ -592,7 +580,7 @@ static int save(struct localstore *s, const struct contents *c, size_t skip, con
 		buf_printf(err, "the local store %s would grow past 16 MiB: nothing stored", s->path);
 		return -1;
 	}
-	pt = secure_alloc(pt_len);
+	pt = secret_alloc(pt_len);
 	off = 4;
 	for (i = 0; i <= c->n; i++) {
 		const struct ent *e = i < c->n ? &c->ents[i] : NULL;
@@ -665,7 +653,7 @@ static int read_key_file(struct localstore *s, const char *path, struct buf *err
 		close(fd);
 		return -1;
 	}
-	tmp = secure_alloc(KEY_LEN + 1);
+	tmp = secret_alloc(KEY_LEN + 1);
 	if (read_all(fd, tmp, KEY_LEN, &n) != 0) {
 		buf_printf(err, "cannot read the key file %s: %s", path, strerror(errno));
 		sodium_free(tmp);
@@ -819,7 +807,7 @@ struct localstore *localstore_open(const struct vault_cfg *v, int create, struct
 	s->dir = dir_of(v->path);
 	buf_printf(&lock, "%s.lock", v->path);
 	s->lock_path = buf_detach(&lock, NULL);
-	s->key = secure_alloc(KEY_LEN);
+	s->key = secret_alloc(KEY_LEN);
 
 	rc = read_store(s->path, &data, &len, err);
 	if (rc == 1 && create) {

@@ -12,6 +12,7 @@
 
 #include "http.h"
 #include "json.h"
+#include "list.h"
 #include "log.h"
 
 #define VAULT_TIMEOUT_MS	10000
@@ -26,10 +27,7 @@ enum token_state {
 struct vault_read {
 	struct vault *v;
 	struct vault_read *prev, *next;
-	char kind;		/* 'v' KV (v1 or v2), 'o' oauth broker */
-	char *path;		/* the API path after /v1/ */
-	char *field;		/* KV field, NULL for oauth */
-	char *ref;		/* the reference as written, for messages */
+	const struct cred_ref *ref; /* CRED_VAULT or CRED_OAUTH (borrowed): path after /v1/, field */
 	long min_seconds;	/* oauth: minimum_seconds to ask for */
 	int relogged;		/* already logged in again after "invalid token" */
 	struct http *http;	/* in flight, or NULL while waiting for a login */
@@ -163,7 +161,7 @@ static struct http *vault_http(struct vault *v, const char *method, const char *
 	if (v->ns)
 		http_header(h, "X-Vault-Namespace", v->ns);
 	if (with_token && v->token) {
-		struct secret *line = creds_header_line("X-Vault-Token", "", v->token);
+		struct secret *line = secret_header_line("X-Vault-Token", "", v->token);
 
 		http_header_line(h, line->p);
 		secret_free(line);
@@ -279,35 +277,19 @@ static int is_invalid_token(const struct http *h)
 
 static void read_free(struct vault_read *r)
 {
-	struct vault *v = r->v;
-
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		v->reads = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
+	DLIST_UNLINK(r->v->reads, r);
 	http_free(r->http);
-	free(r->path);
-	free(r->field);
-	free(r->ref);
 	free(r);
 }
 
-static void read_fail(struct vault_read *r, enum vault_err e, const char *err)
+/* msg starts with the reference. */
+static void read_fail(struct vault_read *r, enum vault_err e, const char *msg)
 {
 	vault_read_cb cb = r->cb;
 	void *arg = r->arg;
-	struct buf msg = BUF_INIT;
 
-	/* Login failures are shared by every read: say which reference each was for. */
-	if (strncmp(err, "vault:", 6) && strncmp(err, "oauth:", 6))
-		buf_printf(&msg, "%s:%s: %s", r->kind == 'o' ? "oauth" : "vault", r->ref, err);
-	else
-		buf_puts(&msg, err);
 	read_free(r);
-	cb(e, NULL, 0, msg.data, arg);
-	buf_free(&msg);
+	cb(e, NULL, 0, msg, arg);
 }
 
 static void login(struct vault *v);
@@ -317,7 +299,8 @@ static void read_send(struct vault_read *r);
 static void read_done_ok(struct vault_read *r, struct http *h)
 {
 	struct json j;
-	struct buf val = BUF_INIT, what = BUF_INIT;
+	struct buf val = BUF_INIT;
+	const char *what = r->ref->text;
 	int data = -1, f = -1, exp = -1;
 	int64_t expires = 0;
 	struct secret *s;
@@ -325,42 +308,39 @@ static void read_done_ok(struct vault_read *r, struct http *h)
 	void *arg = r->arg;
 
 	json_init(&j);
-	buf_printf(&what, "%s:%s", r->kind == 'o' ? "oauth" : "vault", r->ref);
 	if (json_parse(&j, buf_str(&h->body), h->body.len) == 0) {
 		data = json_get(&j, 0, "data");
-		if (r->kind == 'o') {
+		if (r->ref->kind == CRED_OAUTH) {
 			f = json_get(&j, data, "access_token");
 			exp = json_get(&j, data, "expire_time");
-		} else if (strstr(r->path, "/data/") && json_type(&j, json_get(&j, data, "data")) != JSMN_UNDEFINED) {
+		} else if (strstr(r->ref->path, "/data/") && json_type(&j, json_get(&j, data, "data")) != JSMN_UNDEFINED) {
 			/* KV v2: data.data.<field>; data.data is null for a deleted version */
 			int inner = json_get(&j, data, "data");
 
 			if (json_is_null(&j, inner)) {
-				buf_printf(&val, "%s: this version was deleted in the vault", what.data);
+				buf_printf(&val, "%s: this version was deleted in the vault", what);
 				json_free(&j);
 				read_fail(r, VAULT_ERR_CONFIG, val.data);
 				buf_free(&val);
-				buf_free(&what);
 				return;
 			}
-			f = json_get(&j, inner, r->field);
+			f = json_get(&j, inner, r->ref->field);
 		} else {
-			f = json_get(&j, data, r->field);
+			f = json_get(&j, data, r->ref->field);
 		}
 	}
 	if (json_type(&j, f) != JSMN_STRING || json_string(&j, f, &val) || !val.len) {
 		buf_wipe(&val);
 		if (j.err == JSON_ERR_DUPKEY)
 			buf_printf(&val, "%s: the vault's answer holds a key twice in one object; "
-				   "refusing it (which value is meant cannot be known)", what.data);
+				   "refusing it (which value is meant cannot be known)", what);
 		else
-			buf_printf(&val, "%s: %s", what.data, r->kind == 'o' ?
+			buf_printf(&val, "%s: %s", what, r->ref->kind == CRED_OAUTH ?
 				   "the broker returned no access_token" :
 				   "the field is missing or not a string in the vault's answer");
 		json_free(&j);
 		read_fail(r, VAULT_ERR_CONFIG, val.data);
 		buf_free(&val);
-		buf_free(&what);
 		return;
 	}
 	if (json_type(&j, exp) == JSMN_STRING) {
@@ -376,7 +356,6 @@ static void read_done_ok(struct vault_read *r, struct http *h)
 	json_free(&j);
 	s = secret_dup(val.data, val.len);
 	buf_wipe(&val);
-	buf_free(&what);
 	read_free(r);
 	cb(VAULT_OK, s, expires, NULL, arg);
 	secret_free(s);
@@ -386,14 +365,14 @@ static void on_read_done(struct http *h, void *arg)
 {
 	struct vault_read *r = arg;
 	struct vault *v = r->v;
-	struct buf err = BUF_INIT, what = BUF_INIT;
+	struct buf err = BUF_INIT;
 	enum vault_err e;
 
 	if (h->result == CURLE_OK && h->status == 200) {
 		read_done_ok(r, h);
 		return;
 	}
-	if (r->kind == 'o' && h->result == CURLE_OK && h->status == 400 &&
+	if (r->ref->kind == CRED_OAUTH && h->result == CURLE_OK && h->status == 400 &&
 	    r->min_seconds > OAUTH_MIN_SECONDS) {
 		/* The broker cannot promise that long (its tokens live less): it has
 		   refreshed what it could; take its token at the usual minimum. */
@@ -414,11 +393,9 @@ static void on_read_done(struct http *h, void *arg)
 		login(v);
 		return;
 	}
-	buf_printf(&what, "%s:%s", r->kind == 'o' ? "oauth" : "vault", r->ref);
-	e = classify(h, what.data, &err);
+	e = classify(h, r->ref->text, &err);
 	read_fail(r, e, err.data);
 	buf_free(&err);
-	buf_free(&what);
 }
 
 static void read_send(struct vault_read *r)
@@ -426,8 +403,8 @@ static void read_send(struct vault_read *r)
 	struct vault *v = r->v;
 	struct buf path = BUF_INIT;
 
-	buf_puts(&path, r->path);
-	if (r->kind == 'o')
+	buf_puts(&path, r->ref->path);
+	if (r->ref->kind == CRED_OAUTH)
 		buf_printf(&path, "?minimum_seconds=%ld", r->min_seconds);
 	r->http = vault_http(v, "GET", path.data, 1);
 	buf_free(&path);
@@ -450,15 +427,21 @@ static void send_waiting(struct vault *v)
 	}
 }
 
+/* A login failure is shared by every read: each message says which reference it was for. */
 static void fail_waiting(struct vault *v, enum vault_err e, const char *err)
 {
 	struct vault_read *r, *next;
+	struct buf msg = BUF_INIT;
 
 	for (r = v->reads; r; r = next) {
 		next = r->next;
-		if (!r->http)
-			read_fail(r, e, err);
+		if (r->http)
+			continue;
+		buf_reset(&msg);
+		buf_printf(&msg, "%s: %s", r->ref->text, err);
+		read_fail(r, e, msg.data);
 	}
+	buf_free(&msg);
 }
 
 static void on_renew_timer(void *arg);
@@ -597,12 +580,8 @@ static void on_renew_timer(void *arg)
 static struct secret *read_first_line_file(const char *path)
 {
 	struct buf err = BUF_INIT;
-	struct buf ref = BUF_INIT;
-	struct secret *s;
+	struct secret *s = secret_from_file(path, &err);
 
-	buf_printf(&ref, "file:%s", path);
-	s = creds_resolve(ref.data, &err);
-	buf_free(&ref);
 	buf_free(&err);
 	return s;
 }
@@ -713,9 +692,7 @@ struct vault *vault_new(struct loop *loop, const struct config *cfg, struct buf 
 		buf_free(&why);
 		return NULL;
 	}
-	v = calloc(1, sizeof(*v));
-	if (!v)
-		abort();
+	v = xcalloc(1, sizeof(*v));
 	v->loop = loop;
 	v->cfg = cfg;
 	v->base = xstrdup(addr);
@@ -757,28 +734,17 @@ static void on_login_soon(void *arg)
 		send_waiting(v);
 }
 
-struct vault_read *vault_read(struct vault *v, char kind, const char *ref, long min_seconds,
+struct vault_read *vault_read(struct vault *v, const struct cred_ref *ref, long min_seconds,
 			      vault_read_cb cb, void *arg)
 {
-	struct vault_read *r = calloc(1, sizeof(*r));
-	const char *hash = strchr(ref, '#');
+	struct vault_read *r = xcalloc(1, sizeof(*r));
 
-	if (!r)
-		abort();
 	r->v = v;
-	r->kind = kind;
-	r->ref = xstrdup(ref);
-	r->path = hash ? strndup(ref, (size_t)(hash - ref)) : xstrdup(ref);
-	if (!r->path)
-		abort();
-	r->field = hash ? xstrdup(hash + 1) : NULL;
+	r->ref = ref;
 	r->min_seconds = min_seconds > 0 ? min_seconds : OAUTH_MIN_SECONDS;
 	r->cb = cb;
 	r->arg = arg;
-	r->next = v->reads;
-	if (v->reads)
-		v->reads->prev = r;
-	v->reads = r;
+	DLIST_PUSH(v->reads, r);
 	if (v->tstate == TOKEN_READY)
 		read_send(r);
 	else if (!v->login_soon)

@@ -195,9 +195,11 @@ static void check_loaded(const struct config *c)
 		check_text(cc->auth_header, "auth_header");
 		FUZZ_CHECK(cc->auth_scheme, "auth_scheme");
 		check_text(cc->auth_scheme, "auth_scheme");
-		FUZZ_CHECK(!cc->token || !strncmp(cc->token, "env:", 4) ||
-			   !strncmp(cc->token, "file:/", 6) || !strncmp(cc->token, "local:", 6) ||
-			   !strncmp(cc->token, "vault:", 6) || !strncmp(cc->token, "oauth:", 6),
+		FUZZ_CHECK(!cc->token || !strncmp(cc->token->text, "env:", 4) ||
+			   !strncmp(cc->token->text, "file:/", 6) ||
+			   !strncmp(cc->token->text, "local:", 6) ||
+			   !strncmp(cc->token->text, "vault:", 6) ||
+			   !strncmp(cc->token->text, "oauth:", 6),
 			   "token is not a reference");
 		for (k = 0; k < cc->ntools; k++)
 			FUZZ_CHECK(cc->tools[k][0], "an empty tools glob");

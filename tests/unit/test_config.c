@@ -141,7 +141,7 @@ static void test_full_valid(void **state)
 	assert_string_equal(a->headers[1], "X-Trace: on");
 	assert_string_equal(a->auth_header, "X-Api-Key");
 	assert_string_equal(a->auth_scheme, "");
-	assert_string_equal(a->token, "env:MCPMUX_TEST_TOKEN");
+	assert_string_equal(a->token->text, "env:MCPMUX_TEST_TOKEN");
 	assert_int_equal(a->ntools, 2);
 	assert_string_equal(a->tools[0], "list_*");
 	assert_string_equal(a->tools[1], "get_issue");
@@ -158,7 +158,7 @@ static void test_full_valid(void **state)
 	assert_int_equal(b->nheaders, 0);
 	assert_string_equal(b->auth_header, "Authorization");
 	assert_string_equal(b->auth_scheme, "Bearer");
-	assert_string_equal(b->token + 5, tokfile);
+	assert_string_equal(b->token->text + 5, tokfile);
 	assert_int_equal(b->ntools, 0);
 	assert_int_equal(b->nhide, 0);
 	assert_int_equal(b->timeout_ms, 0);
@@ -589,7 +589,7 @@ static void test_token_vault_kinds(void **state)
 	assert_string_equal(cfg.vault.role_id, "r-1");
 	assert_string_equal(cfg.vault.secret_id_file, "/run/sid");
 	assert_int_equal(cfg.vault.cache_ttl_ms, 60000);
-	assert_string_equal(cfg.connectors[0].token, "vault:secret/data/mcp/a#token");
+	assert_string_equal(cfg.connectors[0].token->text, "vault:secret/data/mcp/a#token");
 	config_free(&cfg);
 	unlink(path);
 	free(path);

@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "localstore.h"
+#include "unit_tmpdir.h"
 
 #define PASS_ENV	"MCPMUX_VAULT_PASSPHRASE"
 
@@ -49,19 +49,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct world *w = *state;
 
-	nftw(w->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rm_tree(w->dir);
 	unsetenv(PASS_ENV);
 	free(w);
 	return 0;

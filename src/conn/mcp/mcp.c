@@ -578,7 +578,7 @@ static void waited_for(const struct conn_req *r, long secs, struct buf *out)
 
 	if (r->waiting_cred)
 		buf_printf(out, "the credential (%s) could not be fetched within %ld s - is the "
-			   "vault answering?", up->c->token, secs);
+			   "vault answering?", up->c->token->text, secs);
 	else if (r->waiting && up->legacy && !up->post_url && up->state == CONN_STARTING)
 		buf_printf(out, "the HTTP+SSE server sent no endpoint event within %ld s", secs);
 	else if (r->waiting)
@@ -1091,7 +1091,7 @@ static void add_auth(struct upstream *up, struct http *h)
 	tok = creds_peek(up->creds, up->c->token);
 	if (!tok)
 		return;
-	line = creds_header_line(up->c->auth_header, up->c->auth_scheme, tok);
+	line = secret_header_line(up->c->auth_header, up->c->auth_scheme, tok);
 	http_header_line(h, line->p);
 	secret_free(line);
 }
@@ -1309,7 +1309,7 @@ static void reauth_required(struct upstream *up, const char *why)
 {
 	struct buf reason = BUF_INIT, hint = BUF_INIT;
 
-	buf_printf(&reason, "the credential (%s) was refused: %s", up->c->token, why);
+	buf_printf(&reason, "the credential (%s) was refused: %s", up->c->token->text, why);
 	buf_puts(&hint, "update it at its source (the vault, `mcpmux vault set`, the variable or "
 		 "the file); mcpmux fetches it again on the next call");
 	up->reauth_probe = loop_now() + REAUTH_PROBE_MS;
