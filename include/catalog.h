@@ -12,7 +12,9 @@
  * The catalog is rebuilt as a whole when any connector's tool list changes
  * (rare); lookups are O(1) per call. It holds pointers into the connectors'
  * tool arrays, so it must be rebuilt before those arrays are used again
- * after a change. Owned by the mux.
+ * after a change. Owned by the mux: only catalog.c writes a struct catalog
+ * (catalog_build*); the mux hands it out as const and callers read
+ * `entries` and `n`.
  */
 #ifndef MCPMUX_CATALOG_H
 #define MCPMUX_CATALOG_H

@@ -5,7 +5,9 @@
  * before it speaks MCP: unknown sections and keys are errors, never ignored.
  * A struct config is owned by the command that loaded it (main); connectors
  * hold pointers into it for the process lifetime. config_free() releases
- * everything, including the connector array.
+ * everything, including the connector array. Only config.c writes these
+ * structs (config_load fills them once); everyone else reads them through
+ * const pointers and nothing changes them while the program runs.
  *
  * Accepted now:
  *   [mcpmux]  client_prefix, call_timeout, connect_timeout, approvals,

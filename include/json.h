@@ -9,6 +9,10 @@
  * rest of the program splice: copy the bytes it received and rewrite only
  * the few values it owns (an id, a tool name).
  *
+ * A struct json is owned by whoever embeds it (json_init / json_free); only
+ * json.c writes its fields, and callers read tok, ntok, js, len and, after a
+ * refusal, err, err_at and err_len.
+ *
  * Token indexes are ints; -1 means "absent" everywhere.
  * String tokens: jsmn's start/end exclude the quotes; json_span() includes them.
  * Object members are stored as key, value, key, value ... after the object.
