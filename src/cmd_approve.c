@@ -942,13 +942,10 @@ static int approve_exec(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	const char *no_color = getenv("NO_COLOR");
 	size_t pending;
+	int rc;
 
-	if (cmd_parse(&cmd_approve, argc, argv, "h", &o))
-		return 2;
-	if (o.help) {
-		cmd_print_help(&cmd_approve);
-		return 0;
-	}
+	if ((rc = cmd_options(&cmd_approve, argc, argv, "h", &o)) >= 0)
+		return rc;
 	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &a.saved) != 0) {
 		fprintf(stderr, "mcpmux approve needs a terminal: run it in a terminal window\n");
 		return 1;
