@@ -15,6 +15,7 @@
 
 #include "cmd.h"
 #include "localstore.h"
+#include "xalloc.h"
 
 #define MAX_ARGS	8
 
@@ -261,9 +262,9 @@ static int do_set(const struct vault_cfg *v, const char *name)
 		buf_free(&err);
 		return 1;
 	}
-	p = sodium_malloc(cap);
+	p = sodium_malloc(cap);	/* locked, guarded: not xmalloc() */
 	if (!p)
-		abort();
+		xalloc_die();
 	n = read_secret(name, p, cap);
 	if (n > 0) {
 		if (localstore_set(s, name, p, (size_t)n, &err) == 0) {
@@ -288,13 +289,9 @@ static void add_row(const struct localstore_entry *e, void *arg)
 
 	if (r->n == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 16;
-		r->v = realloc(r->v, r->cap * sizeof(*r->v));
-		if (!r->v)
-			abort();
+		r->v = xrealloc(r->v, r->cap, sizeof(*r->v));
 	}
-	r->v[r->n].name = strdup(e->name);
-	if (!r->v[r->n].name)
-		abort();
+	r->v[r->n].name = xstrdup(e->name);
 	memcpy(r->v[r->n].last4, e->last4, sizeof(e->last4));
 	r->v[r->n].set_time = e->set_time;
 	r->n++;
