@@ -2,7 +2,8 @@
  * approval.h - the broker that asks a human before a call runs.
  *
  * Channels ([mcpmux] approvals): terminals attached to this process's UNIX
- * socket (`mcpmux approve`, see docs/approval-protocol.md), the client's MCP
+ * socket (`mcpmux approve`; the messages are include/approve_proto.h, the
+ * rest docs/approval-protocol.md), the client's MCP
  * elicitation (the downstream does the talking, through approval_elicit_ops),
  * a prompt on /dev/tty, or nobody (deny). Every request ends in exactly one
  * callback (allowed, denied, timed out, no channel) unless cancelled, and no
@@ -19,7 +20,6 @@
 
 #include "buf.h"
 #include "config.h"
-#include "json.h"
 #include "loop.h"
 
 enum approval_result {
@@ -66,14 +66,5 @@ struct approval_req *approval_ask(struct approval *a, const struct approval_call
 				  approval_cb cb, void *arg);
 /* The call is gone (cancelled by the agent, or shutting down): no callback. */
 void approval_cancel(struct approval *a, struct approval_req *r);
-
-/*
- * The approval protocol's one message from a terminal (exposed for tests
- * and the fuzzer): 0 when line is {"type":"decision","id":"...","decision":
- * "allow"|"always"|"deny"}; then *id, *idn are the id's raw (escaped) bytes
- * within line and *key is 'y', 'a' or 'n'. -1 for anything else.
- */
-int approval_parse_decision(struct json *j, const char *line, size_t n, const char **id,
-			    size_t *idn, char *key);
 
 #endif

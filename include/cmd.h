@@ -24,10 +24,21 @@ struct cmd_opts {
 	int help;		/* --help */
 };
 
-/* Parses the options `allowed` (a subset of "cjh"); prints an error and returns -1
-   on anything else. */
-int cmd_parse(const struct cmd *c, int argc, char **argv, const char *allowed,
-	      struct cmd_opts *o);
+/*
+ * Parses the options `allowed` (a subset of "cjh") into o, and ends the
+ * command where they say so: returns -1 to go on, else the exit status to
+ * return at once: 0 after printing --help (cmd_print_help()), 2 after a
+ * usage error (printed: cmd_usage_error()).
+ */
+int cmd_options(const struct cmd *c, int argc, char **argv, const char *allowed,
+		struct cmd_opts *o);
+/* 1 when arg is -h or --help. */
+int cmd_is_help(const char *arg);
+/* "usage: mcpmux USAGE" on stderr; returns 2, the exit status of a usage error. */
+int cmd_usage(const struct cmd *c);
+/* "mcpmux NAME: MESSAGE" on stderr, then the usage line; returns 2. */
+int cmd_usage_error(const struct cmd *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Finds and loads the config, reporting errors on stderr. Returns 0 or -1. */
 int cmd_load_config(const char *explicit_path, struct config *cfg);
 /* Process-wide setup for commands that talk to connectors (curl, sodium). */

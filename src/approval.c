@@ -15,14 +15,16 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "approve_proto.h"
 #include "approve_ui.h"
 #include "json.h"
 #include "lines.h"
+#include "list.h"
 #include "log.h"
 #include "rundir.h"
 
-#define TERM_MAX_LINE	(16u << 20)
-#define TERM_MAX_OUT	(64u << 20)
+#define TERM_MAX_OUT	(64u << 20)	/* queued for one terminal, then messages are lost */
+#define TERM_READ	16384		/* bytes read per event */
 
 /* An attached `mcpmux approve`. */
 struct term {
@@ -42,8 +44,9 @@ struct approval_req {
 	char *args;		/* raw JSON, one line */
 	size_t args_len;
 	int64_t created;	/* loop_now() when asked */
-	struct loop_timer *timer; /* the deadline, or a 0 ms "answer now" */
-	enum approval_result now_result; /* what the 0 ms timer reports */
+	struct loop_timer *timer; /* the deadline */
+	struct loop_defer *now;	/* an answer known at once, given on the next turn */
+	enum approval_result now_result; /* what it is */
 	const char *now_by;
 	void *elicit;		/* elicitation in flight, or NULL */
 	approval_cb cb;
@@ -100,28 +103,20 @@ static void request_msg(struct approval_req *r, struct buf *m)
 {
 	struct approval *a = r->a;
 	int64_t left = r->created + a->cfg->approval_timeout_ms - loop_now();
+	struct approve_request_msg msg = {
+		r->id, a->agent ? a->agent : "unknown agent", r->connector, r->tool,
+		r->upstream_tool, r->label, r->args, r->args_len, a->cfg->approval_timeout_ms,
+		(long long)(left > 0 ? left : 0),
+	};
 
-	buf_printf(m, "{\"type\":\"request\",\"id\":\"%s\",\"agent\":", r->id);
-	json_escape_str(m, a->agent ? a->agent : "unknown agent");
-	buf_puts(m, ",\"connector\":");
-	json_escape_str(m, r->connector);
-	buf_puts(m, ",\"tool\":");
-	json_escape_str(m, r->tool);
-	buf_puts(m, ",\"upstream_tool\":");
-	json_escape_str(m, r->upstream_tool);
-	buf_puts(m, ",\"label\":");
-	json_escape_str(m, r->label);
-	buf_puts(m, ",\"arguments\":");
-	buf_add(m, r->args, r->args_len);
-	buf_printf(m, ",\"timeout_ms\":%ld,\"remaining_ms\":%lld}\n", a->cfg->approval_timeout_ms,
-		   (long long)(left > 0 ? left : 0));
+	approve_put_request(m, &msg);
 }
 
-static void withdraw(struct approval_req *r, const char *reason)
+static void withdraw(struct approval_req *r, enum approve_reason reason)
 {
 	struct buf m = BUF_INIT;
 
-	buf_printf(&m, "{\"type\":\"withdrawn\",\"id\":\"%s\",\"reason\":\"%s\"}\n", r->id, reason);
+	approve_put_withdrawn(&m, r->id, reason);
 	broadcast(r->a, &m);
 	buf_free(&m);
 }
@@ -134,16 +129,9 @@ static void req_unlink_free(struct approval_req *r)
 {
 	struct approval *a = r->a;
 
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		a->head = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	else
-		a->tail = r->prev;
-	if (r->timer)
-		loop_timer_cancel(a->loop, r->timer);
+	DLIST_UNLINK_QUEUE(a->head, a->tail, r);
+	loop_timer_cancel(a->loop, r->timer);
+	loop_defer_cancel(a->loop, r->now);
 	if (r->elicit && a->ops.cancel)
 		a->ops.cancel(a->ops.arg, r->elicit);
 	if (a->tty_req == r) {
@@ -195,12 +183,12 @@ static void result_text(struct approval_req *r, enum approval_result res, const 
 	}
 }
 
-static const char *withdraw_reason(enum approval_result res)
+static enum approve_reason withdraw_reason(enum approval_result res)
 {
 	switch (res) {
-	case APPROVAL_ALLOWED: return "allowed";
-	case APPROVAL_TIMEOUT: return "timeout";
-	default: return "denied";
+	case APPROVAL_ALLOWED: return APPROVE_WD_ALLOWED;
+	case APPROVAL_TIMEOUT: return APPROVE_WD_TIMEOUT;
+	default: return APPROVE_WD_DENIED;
 	}
 }
 
@@ -230,7 +218,7 @@ static void on_now(void *arg)
 {
 	struct approval_req *r = arg;
 
-	r->timer = NULL;
+	r->now = NULL;
 	finish(r, r->now_result, r->now_by);
 }
 
@@ -247,9 +235,7 @@ static struct approval_req *find_req(struct approval *a, const char *id, size_t 
 /* by is one of the channel names (a string literal), kept as is. */
 static void allow_always(struct approval *a, const char *tool, const char *by)
 {
-	a->always = realloc(a->always, (a->nalways + 1) * sizeof(*a->always));
-	if (!a->always)
-		abort();
+	a->always = xrealloc(a->always, a->nalways + 1, sizeof(*a->always));
 	a->always[a->nalways].tool = xstrdup(tool);
 	a->always[a->nalways].by = by;
 	a->nalways++;
@@ -353,13 +339,8 @@ static void on_tty(int fd, short revents, void *arg)
 static void term_free(struct term *t)
 {
 	struct approval *a = t->a;
-	struct term **pp;
 
-	for (pp = &a->terms; *pp; pp = &(*pp)->next)
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
+	SLIST_REMOVE(a->terms, t);
 	loop_io_del(a->loop, t->fd);
 	close(t->fd);
 	lines_free(&t->in);
@@ -367,49 +348,10 @@ static void term_free(struct term *t)
 	free(t);
 }
 
+/* A failure shows on the read side too: the terminal is dropped there. */
 static void term_flush(struct term *t)
 {
-	while (t->out.len) {
-		ssize_t w = send(t->fd, t->out.data, t->out.len, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			break;
-		buf_consume(&t->out, (size_t)w);
-	}
-	if (t->out.len && !t->watch_out) {
-		loop_io_events(t->a->loop, t->fd, POLLIN | POLLOUT);
-		t->watch_out = 1;
-	} else if (!t->out.len && t->watch_out) {
-		loop_io_events(t->a->loop, t->fd, POLLIN);
-		t->watch_out = 0;
-	}
-}
-
-int approval_parse_decision(struct json *j, const char *line, size_t n, const char **id,
-			    size_t *idn, char *key)
-{
-	int idt, dec;
-
-	if (json_parse(j, line, n) || json_type(j, 0) != JSMN_OBJECT ||
-	    !json_streq(j, json_get(j, 0, "type"), "decision"))
-		return -1;
-	idt = json_get(j, 0, "id");
-	dec = json_get(j, 0, "decision");
-	if (json_type(j, idt) != JSMN_STRING)
-		return -1;
-	if (json_streq(j, dec, "allow"))
-		*key = 'y';
-	else if (json_streq(j, dec, "always"))
-		*key = 'a';
-	else if (json_streq(j, dec, "deny"))
-		*key = 'n';
-	else
-		return -1;
-	*id = j->js + j->tok[idt].start;
-	*idn = (size_t)(j->tok[idt].end - j->tok[idt].start);
-	return 0;
+	approve_flush(t->a->loop, t->fd, &t->out, &t->watch_out);
 }
 
 static void handle_term_line(struct term *t, const char *line, size_t n)
@@ -422,7 +364,7 @@ static void handle_term_line(struct term *t, const char *line, size_t n)
 
 	json_init(&j);
 	/* A decision for a call that is gone was made elsewhere already. */
-	if (approval_parse_decision(&j, line, n, &id, &idn, &key) == 0 &&
+	if (approve_decision_parse(&j, line, n, &id, &idn, &key) == 0 &&
 	    (r = find_req(t->a, id, idn)))
 		decide(r, key, "terminal");
 	json_free(&j);
@@ -451,21 +393,15 @@ static int term_line(void *arg, char *line, size_t n, int too_long)
 static void on_term_readable(int fd, short revents, void *arg)
 {
 	struct term *t = arg;
-	ssize_t n;
+	int rc = approve_read(fd, &t->in, TERM_READ, 1, term_line, t);
 
 	(void)revents;
-	n = recv(fd, lines_space(&t->in, 16384), 16384, 0);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n <= 0) {
+	if (rc < 0) {
 		log_debug("an approval terminal detached");
 		term_free(t);
-		return;
-	}
-	lines_commit(&t->in, (size_t)n);
-	if (lines_take(&t->in, term_line, t)) {
+	} else if (rc > 0) {
 		log_warn("an approval terminal sent a line over %u bytes: disconnected it",
-			 TERM_MAX_LINE);
+			 APPROVE_MAX_LINE);
 		term_free(t);
 	}
 }
@@ -516,21 +452,15 @@ static void on_accept(int fd, short revents, void *arg)
 		close(c);
 		return;
 	}
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		abort();
+	t = xcalloc(1, sizeof(*t));
 	t->a = a;
 	t->fd = c;
-	lines_init(&t->in, TERM_MAX_LINE);
+	lines_init(&t->in, APPROVE_MAX_LINE);
 	t->next = a->terms;
 	a->terms = t;
 	loop_io_add(a->loop, c, POLLIN, on_term_io, t);
 	log_info("an approval terminal attached");
-	buf_printf(&m, "{\"type\":\"hello\",\"protocol\":1,\"pid\":%ld,\"agent\":", (long)getpid());
-	json_escape_str(&m, a->agent ? a->agent : "unknown agent");
-	buf_puts(&m, ",\"config\":");
-	json_escape_str(&m, a->cfg->path);
-	buf_puts(&m, "}\n");
+	approve_put_hello(&m, (long)getpid(), a->agent ? a->agent : "unknown agent", a->cfg->path);
 	for (r = a->head; r; r = r->next)
 		request_msg(r, &m);
 	term_send(t, &m);
@@ -579,10 +509,8 @@ static int listen_socket(struct approval *a, struct buf *err)
 struct approval *approval_new(struct loop *loop, const struct config *cfg,
 			      const struct approval_elicit_ops *ops, struct buf *err)
 {
-	struct approval *a = calloc(1, sizeof(*a));
+	struct approval *a = xcalloc(1, sizeof(*a));
 
-	if (!a)
-		abort();
 	a->loop = loop;
 	a->cfg = cfg;
 	/* At start the parent is the agent; later it may be gone (and we reparented). */
@@ -675,42 +603,32 @@ static void answer_now(struct approval_req *r, enum approval_result res, const c
 	struct approval *a = r->a;
 
 	loop_timer_cancel(a->loop, r->timer);
+	r->timer = NULL;
 	r->now_result = res;
 	r->now_by = by;
-	r->timer = loop_timer_add(a->loop, 0, on_now, r);
+	r->now = loop_defer(a->loop, on_now, r);
 }
 
 struct approval_req *approval_ask(struct approval *a, const struct approval_call *call,
 				  approval_cb cb, void *arg)
 {
-	struct approval_req *r = calloc(1, sizeof(*r));
+	struct approval_req *r = xcalloc(1, sizeof(*r));
 	int elicit_ok = a->ops.available && a->ops.available(a->ops.arg);
 	struct buf m = BUF_INIT;
 	const char *by;
 
-	if (!r)
-		abort();
 	r->a = a;
 	snprintf(r->id, sizeof(r->id), "%lu", ++a->next_id);
 	r->connector = xstrdup(call->connector);
 	r->tool = xstrdup(call->tool);
 	r->upstream_tool = xstrdup(call->upstream_tool);
 	r->label = xstrdup(call->label);
-	r->args = malloc(call->args_len + 1);
-	if (!r->args)
-		abort();
-	memcpy(r->args, call->args, call->args_len);
-	r->args[call->args_len] = '\0';
+	r->args = xmemdup(call->args, call->args_len);
 	r->args_len = call->args_len;
 	r->created = loop_now();
 	r->cb = cb;
 	r->arg = arg;
-	r->prev = a->tail;
-	if (a->tail)
-		a->tail->next = r;
-	else
-		a->head = r;
-	a->tail = r;
+	DLIST_APPEND(a->head, a->tail, r);
 	r->timer = loop_timer_add(a->loop, a->cfg->approval_timeout_ms, on_timeout, r);
 
 	by = always_by(a, r->tool);
@@ -751,6 +669,6 @@ struct approval_req *approval_ask(struct approval *a, const struct approval_call
 void approval_cancel(struct approval *a, struct approval_req *r)
 {
 	(void)a;
-	withdraw(r, "cancelled");
+	withdraw(r, APPROVE_WD_CANCELLED);
 	req_unlink_free(r);
 }

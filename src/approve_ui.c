@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "approve_proto.h"
+#include "list.h"
+
 /* A remaining_ms past this is treated as this: keeps deadline arithmetic finite. */
 #define MAX_WAIT_MS (100LL * 24 * 3600 * 1000)
 /* Indentation of the arguments under "arguments:". */
@@ -328,13 +331,13 @@ void approve_queue_free(struct approve_queue *q)
 	q->n = 0;
 }
 
-/* The string member `key`, unescaped, or a copy of fallback when absent or not a string. */
-static char *get_str(const struct json *j, const char *key, const char *fallback)
+/* The string member f, unescaped, or a copy of fallback when absent or not a string. */
+static char *get_str(const struct json *j, enum approve_field f, const char *fallback)
 {
 	struct buf b = BUF_INIT;
 	char *s;
 
-	if (json_string(j, json_get(j, 0, key), &b) != 0) {
+	if (json_string(j, approve_field(j, f), &b) != 0) {
 		buf_free(&b);
 		return xstrdup(fallback);
 	}
@@ -353,8 +356,8 @@ static long long get_asked(const struct json *j, long long now)
 {
 	long long timeout, left;
 
-	if (json_int(j, json_get(j, 0, "timeout_ms"), &timeout) != 0 ||
-	    json_int(j, json_get(j, 0, "remaining_ms"), &left) != 0 ||
+	if (json_int(j, approve_field(j, APPROVE_F_TIMEOUT_MS), &timeout) != 0 ||
+	    json_int(j, approve_field(j, APPROVE_F_REMAINING_MS), &left) != 0 ||
 	    timeout < left || left < 0 || timeout > MAX_WAIT_MS)
 		return now;
 	return now - (timeout - left);
@@ -365,8 +368,8 @@ static long long get_deadline(const struct json *j, long long now)
 {
 	long long ms;
 
-	if (json_int(j, json_get(j, 0, "remaining_ms"), &ms) != 0 &&
-	    json_int(j, json_get(j, 0, "timeout_ms"), &ms) != 0)
+	if (json_int(j, approve_field(j, APPROVE_F_REMAINING_MS), &ms) != 0 &&
+	    json_int(j, approve_field(j, APPROVE_F_TIMEOUT_MS), &ms) != 0)
 		return -1;
 	if (ms < 0)
 		ms = 0;
@@ -378,7 +381,7 @@ static long long get_deadline(const struct json *j, long long now)
 /* The arguments, raw and pretty-printed for the compact view. */
 static void set_args(struct approve_req *r, const struct json *j)
 {
-	int a = json_get(j, 0, "arguments");
+	int a = approve_field(j, APPROVE_F_ARGUMENTS);
 	struct buf b = BUF_INIT;
 	size_t start, end;
 
@@ -402,16 +405,17 @@ struct approve_req *approve_req_new(const struct json *j, const void *conn,
 {
 	struct approve_req *r;
 
-	if (json_type(j, json_get(j, 0, "id")) != JSMN_STRING)
+	if (json_type(j, approve_field(j, APPROVE_F_ID)) != JSMN_STRING)
 		return NULL;
 	r = xcalloc(1, sizeof(*r));
 	r->conn = conn;
-	r->id = get_str(j, "id", "");
-	r->agent = get_str(j, "agent", hello_agent && *hello_agent ? hello_agent : "unknown agent");
-	r->connector = get_str(j, "connector", "?");
-	r->tool = get_str(j, "tool", "?");
-	r->upstream_tool = get_str(j, "upstream_tool", "");
-	r->label = get_str(j, "label", "");
+	r->id = get_str(j, APPROVE_F_ID, "");
+	r->agent = get_str(j, APPROVE_F_AGENT,
+			   hello_agent && *hello_agent ? hello_agent : "unknown agent");
+	r->connector = get_str(j, APPROVE_F_CONNECTOR, "?");
+	r->tool = get_str(j, APPROVE_F_TOOL, "?");
+	r->upstream_tool = get_str(j, APPROVE_F_UPSTREAM_TOOL, "");
+	r->label = get_str(j, APPROVE_F_LABEL, "");
 	r->deadline = get_deadline(j, now);
 	r->asked = get_asked(j, now);
 	set_args(r, j);
@@ -496,18 +500,15 @@ static int match_expired(const struct approve_req *r, const void *now)
 
 int approve_queue_remove(struct approve_queue *q, const void *conn, const char *id)
 {
-	struct approve_req **pp, *r;
-
 	/* Ids are unique per broker (approve_queue_add): the first match is the only one. */
-	for (pp = &q->head; (r = *pp); pp = &r->next) {
-		if (r->conn == conn && !strcmp(r->id, id)) {
-			*pp = r->next;
-			approve_req_free(r);
-			q->n--;
-			return 1;
-		}
-	}
-	return 0;
+	struct approve_req *r = approve_queue_find(q, conn, id);
+
+	if (!r)
+		return 0;
+	SLIST_REMOVE(q->head, r);
+	approve_req_free(r);
+	q->n--;
+	return 1;
 }
 
 size_t approve_queue_drop_conn(struct approve_queue *q, const void *conn)

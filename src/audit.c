@@ -12,6 +12,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "xalloc.h"
 
 struct audit {
 	int fd;			/* O_APPEND */
@@ -39,11 +40,9 @@ struct audit *audit_open(const char *path, struct buf *err)
 	}
 	if (fstat(fd, &st) == 0 && st.st_uid == getuid() && (st.st_mode & 077))
 		fchmod(fd, 0600);
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		abort();
+	a = xcalloc(1, sizeof(*a));
 	a->fd = fd;
-	a->path = strdup(path);
+	a->path = xstrdup(path);
 	return a;
 }
 

@@ -1,4 +1,6 @@
-/* cmd.c - what every subcommand shares: options, config loading, process setup. */
+/* cmd.c - what every subcommand shares: options, usage errors, help, config
+   loading, process setup. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +19,32 @@ void cmd_print_help(const struct cmd *c)
 		printf("\n%s", c->help);
 }
 
-int cmd_parse(const struct cmd *c, int argc, char **argv, const char *allowed,
-	      struct cmd_opts *o)
+int cmd_is_help(const char *arg)
+{
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+int cmd_usage(const struct cmd *c)
+{
+	fprintf(stderr, "usage: mcpmux %s\n", c->usage);
+	return 2;
+}
+
+int cmd_usage_error(const struct cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "mcpmux %s: ", c->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return cmd_usage(c);
+}
+
+/* Fills o from argv; -1 after printing what is wrong. */
+static int parse(const struct cmd *c, int argc, char **argv, const char *allowed,
+		 struct cmd_opts *o)
 {
 	int i;
 
@@ -26,7 +52,7 @@ int cmd_parse(const struct cmd *c, int argc, char **argv, const char *allowed,
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i];
 
-		if ((!strcmp(a, "-h") || !strcmp(a, "--help")) && strchr(allowed, 'h')) {
+		if (cmd_is_help(a) && strchr(allowed, 'h')) {
 			o->help = 1;
 		} else if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && strchr(allowed, 'c')) {
 			if (i + 1 >= argc) {
@@ -39,12 +65,23 @@ int cmd_parse(const struct cmd *c, int argc, char **argv, const char *allowed,
 		} else if (!strcmp(a, "--json") && strchr(allowed, 'j')) {
 			o->json = 1;
 		} else {
-			fprintf(stderr, "mcpmux %s: unknown option '%s'\nusage: mcpmux %s\n",
-				c->name, a, c->usage);
+			cmd_usage_error(c, "unknown option '%s'", a);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+int cmd_options(const struct cmd *c, int argc, char **argv, const char *allowed,
+		struct cmd_opts *o)
+{
+	if (parse(c, argc, argv, allowed, o))
+		return 2;
+	if (o->help) {
+		cmd_print_help(c);
+		return 0;
+	}
+	return -1;
 }
 
 int cmd_load_config(const char *explicit_path, struct config *cfg)

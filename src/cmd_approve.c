@@ -5,14 +5,17 @@
  * every socket directory a serve may have picked, include/rundir.h,
  * rescanned every second), shows the pending calls of all
  * of them in arrival order and sends the human's decisions back; the
- * protocol is docs/approval-protocol.md. One thread and one poll() over the
- * terminal, the brokers and a signal pipe; nothing blocks but the terminal
- * writes. The queue, pretty-printer and layout are in approve_ui.c.
+ * messages are include/approve_proto.h, the rest docs/approval-protocol.md.
+ * One thread on the event loop (include/loop.h): the terminal, the brokers
+ * and the signals are its events; the rescans, the countdowns and the
+ * notices its timers. Each callback leaves the screen to settle(), deferred
+ * to the start of the next turn: it drops the brokers that went away and
+ * draws once for everything that turn brought. Nothing blocks but the
+ * terminal writes. The queue, pretty-printer and layout are in approve_ui.c.
  */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <fnmatch.h>
 #include <poll.h>
 #include <signal.h>
@@ -25,23 +28,28 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "approve_proto.h"
 #include "approve_ui.h"
 #include "cmd.h"
 #include "lines.h"
+#include "list.h"
+#include "loop.h"
 #include "rundir.h"
+#include "xalloc.h"
 
-#define MAX_LINE (16u << 20)		/* the protocol's line limit */
 #define READ_CHUNK 65536
 #define READS_PER_TURN 64		/* then the terminal gets a turn */
 #define SCAN_MS 1000			/* the protocol asks for at least every second */
 #define NOTICE_MS 10000			/* how long a notice stays on screen */
 
+struct app;
+
 /* One broker: an attached `mcpmux serve`, or a socket we refused to use. */
 struct conn {
-	struct conn *next;
+	struct conn *prev, *next;	/* in the order they were attached */
+	struct app *app;
 	char *name;		/* "serve-<pid>.sock" */
 	char *path;		/* in its socket directory: what identifies it */
 	dev_t dev;		/* the socket file we connected to: a new file */
@@ -51,16 +59,18 @@ struct conn {
 	int seen;		/* found by the scan in progress */
 	struct lines in;	/* framing of what the broker sends */
 	struct buf out;		/* decisions not yet written */
+	int watch_out;		/* POLLOUT is watched: out is not empty */
 	long pid;		/* from hello, else from the name */
 	char *agent;		/* from hello; NULL before it */
 };
 
 /* The approver. */
 struct app {
+	struct loop *loop;
 	struct buf dir;			/* the directory a serve started here would use */
 	struct buf watch[RUNDIR_MAX];	/* the directories the last scan looked in */
 	size_t nwatch;
-	struct conn *conns;		/* in the order they were attached */
+	struct conn *conns, *conns_tail;	/* in the order they were attached */
 	struct approve_queue q;		/* pending calls of every broker */
 	struct approve_history hist;	/* the last decisions made here */
 	struct json j;			/* parse of the current line */
@@ -71,31 +81,38 @@ struct app {
 	int dirty;			/* the screen needs drawing */
 	int clear;			/* ... from a cleared screen */
 	struct buf notice;		/* a one-line message, empty for none */
-	long long notice_until;		/* when it goes away */
+	struct loop_timer *notice_timer;	/* when it goes away */
 	struct buf full;		/* the `v` view of the head's arguments */
 	int viewing;			/* `full` is on screen */
 	const struct conn *full_conn;	/* whose call `full` shows */
 	char *full_id;			/* its id */
 	size_t scroll;			/* first row of `full` shown */
-	long long next_scan;		/* when to look for new sockets */
-	long long next_tick;		/* when a countdown on screen changes, -1: none */
+	struct loop_timer *scan_timer;	/* the next look for new sockets */
+	struct loop_timer *tick_timer;	/* when a countdown on screen changes or a call expires */
+	struct loop_defer *settle;	/* settle() is due at the start of the next turn */
 	size_t nexited;			/* attached serves that went away */
 	long last_exited;		/* the pid of the last of them */
 	int quit;			/* set when done */
 	int status;			/* the exit status then */
-	struct pollfd *pfd;		/* poll() set: signal pipe, stdin, brokers */
-	struct conn **pconn;		/* the broker of each pfd entry (NULL for the others) */
-	size_t pcap;			/* entries allocated in both */
 };
 
-static int sig_pipe[2] = { -1, -1 };
+static void settle(void *arg);
 
-static long long now_ms(void)
+/* Every callback ends here: the screen settles at the start of the next turn. */
+static void settle_soon(struct app *a)
 {
-	struct timespec ts;
+	if (!a->settle)
+		a->settle = loop_defer(a->loop, settle, a);
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+static void on_notice_timer(void *arg)
+{
+	struct app *a = arg;
+
+	a->notice_timer = NULL;
+	buf_reset(&a->notice);
+	a->dirty = 1;
+	settle_soon(a);
 }
 
 static void notice(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -108,51 +125,12 @@ static void notice(struct app *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&a->notice, fmt, ap);
 	va_end(ap);
-	a->notice_until = now_ms() + NOTICE_MS;
+	loop_timer_cancel(a->loop, a->notice_timer);
+	a->notice_timer = loop_timer_add(a->loop, NOTICE_MS, on_notice_timer, a);
 	a->dirty = 1;
 }
 
 /* --- the terminal --- */
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-	unsigned char c = (unsigned char)sig;
-
-	if (write(sig_pipe[1], &c, 1) < 0)
-		(void)0;	/* the pipe is full: a signal is pending already */
-	errno = saved;
-}
-
-static int setup_signals(void)
-{
-	static const int sigs[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGWINCH, SIGCONT };
-	struct sigaction sa;
-	size_t k;
-
-	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_signal;
-	for (k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
-		sigaction(sigs[k], &sa, NULL);
-	return 0;
-}
-
-static void close_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGWINCH, &sa, NULL);
-	sigaction(SIGCONT, &sa, NULL);
-	close(sig_pipe[0]);
-	close(sig_pipe[1]);
-	sig_pipe[0] = sig_pipe[1] = -1;
-}
 
 /* Writes everything, retrying short writes; the terminal is the one blocking fd. */
 static void term_write(struct app *a, const char *s, size_t n)
@@ -274,9 +252,7 @@ static char **server_lines(const struct app *a, size_t *n)
 
 	for (c = a->conns; c; c = c->next)
 		k += c->fd >= 0;
-	v = calloc(k + 1, sizeof(*v));
-	if (!v)
-		abort();
+	v = xcalloc(k + 1, sizeof(*v));
 	for (c = a->conns, k = 0; c; c = c->next) {
 		if (c->fd < 0)
 			continue;
@@ -307,7 +283,7 @@ static void draw(struct app *a)
 	v.nexited = a->nexited;
 	v.last_exited = a->last_exited;
 	v.notice = a->notice.len ? a->notice.data : NULL;
-	v.now = now_ms();
+	v.now = loop_now();
 	v.full = a->viewing ? buf_str(&a->full) : NULL;
 	v.scroll = a->scroll;
 	approve_screen_init(&s, a->width, a->height);
@@ -350,9 +326,7 @@ static void view_open(struct app *a)
 		buf_add(&a->full, r->args, r->args_len);	/* not expected: it was valid */
 	a->viewing = 1;
 	a->full_conn = r->conn;
-	a->full_id = strdup(r->id);
-	if (!a->full_id)
-		abort();
+	a->full_id = xstrdup(r->id);
 	a->scroll = 0;
 	a->dirty = 1;
 }
@@ -368,22 +342,11 @@ static void view_check(struct app *a)
 
 /* --- brokers --- */
 
+/* Writes what it can; the rest goes when the socket is writable (POLLOUT). */
 static void conn_flush(struct conn *c)
 {
-	ssize_t w;
-
-	while (c->out.len && !c->dead) {
-		w = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;		/* the rest goes when poll() says it can */
-		if (w < 0) {
-			c->dead = 1;
-			return;
-		}
-		buf_consume(&c->out, (size_t)w);
-	}
+	if (!c->dead && approve_flush(c->app->loop, c->fd, &c->out, &c->watch_out) != 0)
+		c->dead = 1;
 }
 
 static void on_hello(struct conn *c, const struct json *j)
@@ -391,16 +354,14 @@ static void on_hello(struct conn *c, const struct json *j)
 	struct buf b = BUF_INIT;
 	long long pid;
 
-	if (json_int(j, json_get(j, 0, "pid"), &pid) == 0 && pid > 0)
+	if (json_int(j, approve_field(j, APPROVE_F_PID), &pid) == 0 && pid > 0)
 		c->pid = (long)pid;
-	if (json_string(j, json_get(j, 0, "agent"), &b) == 0) {
+	if (json_string(j, approve_field(j, APPROVE_F_AGENT), &b) == 0) {
 		buf_add(&b, "", 0);	/* json_string() of "" leaves no NUL */
 		free(c->agent);
 		c->agent = buf_detach(&b, NULL);
 	} else if (!c->agent) {
-		c->agent = strdup("unknown agent");
-		if (!c->agent)
-			abort();
+		c->agent = xstrdup("unknown agent");
 	}
 	buf_free(&b);
 }
@@ -410,7 +371,7 @@ static void on_withdrawn(struct app *a, struct conn *c, const struct json *j)
 {
 	struct buf id = BUF_INIT;
 
-	if (json_string(j, json_get(j, 0, "id"), &id) == 0) {
+	if (json_string(j, approve_field(j, APPROVE_F_ID), &id) == 0) {
 		buf_add(&id, "", 0);	/* json_string() of "" leaves no NUL */
 		if (approve_queue_remove(&a->q, c, id.data)) {
 			view_check(a);
@@ -425,24 +386,24 @@ static void on_line(struct app *a, struct conn *c, const char *line, size_t n)
 {
 	struct json *j = &a->j;
 	struct approve_req *r;
-	int type;
 
-	if (n && line[n - 1] == '\r')
-		n--;
-	if (json_parse(j, line, n) != 0 || json_type(j, 0) != JSMN_OBJECT)
-		return;
-	type = json_get(j, 0, "type");
-	if (json_streq(j, type, "hello")) {
+	switch (approve_msg_parse(j, line, n)) {
+	case APPROVE_MSG_HELLO:
 		on_hello(c, j);
 		a->dirty = 1;
-	} else if (json_streq(j, type, "request")) {
-		r = approve_req_new(j, c, c->agent, now_ms());
+		break;
+	case APPROVE_MSG_REQUEST:
+		r = approve_req_new(j, c, c->agent, loop_now());
 		if (r) {
 			approve_queue_add(&a->q, r);
 			a->dirty = 1;
 		}
-	} else if (json_streq(j, type, "withdrawn")) {
+		break;
+	case APPROVE_MSG_WITHDRAWN:
 		on_withdrawn(a, c, j);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -462,32 +423,26 @@ static int conn_line(void *arg, char *line, size_t n, int too_long)
 	return 0;
 }
 
-static void conn_read(struct app *a, struct conn *c)
+static void on_conn_io(int fd, short revents, void *arg)
 {
-	ssize_t r;
-	int k;
+	struct conn *c = arg;
+	struct line_ctx x = { c->app, c };
 
-	struct line_ctx x = { a, c };
-
-	for (k = 0; k < READS_PER_TURN && !c->dead; k++) {
-		r = read(c->fd, lines_space(&c->in, READ_CHUNK), READ_CHUNK);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (r <= 0) {
-			c->dead = 1;	/* the serve exited or broke the connection */
-			return;
-		}
-		lines_commit(&c->in, (size_t)r);
-		lines_take(&c->in, conn_line, &x);
-	}
+	if (revents & POLLOUT)
+		conn_flush(c);
+	/* conn_line() never stops: it is all read, or the serve exited or broke it. */
+	if ((revents & (POLLIN | POLLHUP | POLLERR)) && !c->dead &&
+	    approve_read(fd, &c->in, READ_CHUNK, READS_PER_TURN, conn_line, &x) < 0)
+		c->dead = 1;
+	settle_soon(c->app);
 }
 
 static void conn_free(struct conn *c)
 {
-	if (c->fd >= 0)
+	if (c->fd >= 0) {
+		loop_io_del(c->app->loop, c->fd);
 		close(c->fd);
+	}
 	free(c->name);
 	free(c->path);
 	free(c->agent);
@@ -499,33 +454,33 @@ static void conn_free(struct conn *c)
 static struct conn *conn_add(struct app *a, const char *name, const char *path,
 			     const struct stat *st, int fd)
 {
-	struct conn *c = calloc(1, sizeof(*c)), **pp;
+	struct conn *c = xcalloc(1, sizeof(*c));
 
-	if (!c || !(c->name = strdup(name)) || !(c->path = strdup(path)))
-		abort();
-	lines_init(&c->in, MAX_LINE);
+	c->app = a;
+	c->name = xstrdup(name);
+	c->path = xstrdup(path);
+	lines_init(&c->in, APPROVE_MAX_LINE);
 	c->dev = st->st_dev;
 	c->ino = st->st_ino;
 	c->fd = fd;
 	c->seen = 1;	/* by the scan in progress, which must not forget it at its end */
 	c->pid = strtol(name + strlen("serve-"), NULL, 10);
-	for (pp = &a->conns; *pp; pp = &(*pp)->next)
-		;
-	*pp = c;
+	DLIST_APPEND(a->conns, a->conns_tail, c);
+	if (fd >= 0)
+		loop_io_add(a->loop, fd, POLLIN, on_conn_io, c);
 	return c;
 }
 
 /* Drops the brokers that went away, with their calls. */
 static void sweep(struct app *a)
 {
-	struct conn **pp = &a->conns, *c;
+	struct conn *c, *next;
 
-	while ((c = *pp)) {
-		if (!c->dead) {
-			pp = &c->next;
+	for (c = a->conns; c; c = next) {
+		next = c->next;
+		if (!c->dead)
 			continue;
-		}
-		*pp = c->next;
+		DLIST_UNLINK_QUEUE(a->conns, a->conns_tail, c);
 		if (c->fd >= 0) {
 			a->nexited++;
 			a->last_exited = c->pid;
@@ -698,8 +653,8 @@ static struct conn *conn_of(struct app *a, const struct approve_req *r)
 	return NULL;
 }
 
-/* y / a / n on the call shown. decision: "allow", "always" or "deny". */
-static void decide(struct app *a, const char *decision)
+/* y / a / n on the call shown (the keys of approve_proto.h). */
+static void decide(struct app *a, char key)
 {
 	struct approve_req *r = a->q.head;
 	struct conn *c;
@@ -707,20 +662,16 @@ static void decide(struct app *a, const char *decision)
 
 	if (!r || !(c = conn_of(a, r)) || c->dead)
 		return;
-	buf_puts(&c->out, "{\"type\":\"decision\",\"id\":");
-	json_escape_str(&c->out, r->id);
-	buf_printf(&c->out, ",\"decision\":\"%s\"}\n", decision);
+	approve_put_decision(&c->out, r->id, key);
 	conn_flush(c);
-	if (!strcmp(decision, "allow"))
+	if (key == 'y')
 		approve_history_add(&a->hist, 1, "allowed once: %s", r->tool);
-	else if (!strcmp(decision, "always"))
+	else if (key == 'a')
 		approve_history_add(&a->hist, 1, "allowed until its serve exits: %s", r->tool);
 	else
 		approve_history_add(&a->hist, 0, "denied: %s", r->tool);
 	/* Gone from here now; the broker's withdrawn for it finds nothing. */
-	id = strdup(r->id);
-	if (!id)
-		abort();
+	id = xstrdup(r->id);
 	approve_queue_remove(&a->q, c, id);
 	free(id);
 	view_check(a);
@@ -788,13 +739,9 @@ static void on_key(struct app *a, int key)
 		return;
 	switch (key < 0x100 ? tolower(key) : key) {
 	case 'y':
-		decide(a, "allow");
-		break;
 	case 'a':
-		decide(a, "always");
-		break;
 	case 'n':
-		decide(a, "deny");
+		decide(a, (char)tolower(key));
 		break;
 	case 'v':
 		view_open(a);
@@ -833,150 +780,143 @@ static void on_input(struct app *a, const unsigned char *s, size_t n)
 	}
 }
 
-static void read_stdin(struct app *a)
+static void on_stdin(int fd, short revents, void *arg)
 {
+	struct app *a = arg;
 	unsigned char keys[256];
-	ssize_t r = read(STDIN_FILENO, keys, sizeof(keys));
+	ssize_t r;
 
+	(void)revents;
+	if (a->quit)
+		return;		/* a signal in the same turn said to go */
+	r = read(fd, keys, sizeof(keys));
 	if (r < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
-	if (r <= 0) {
+	if (r <= 0)
 		a->quit = 1;	/* the terminal went away */
+	else
+		on_input(a, keys, (size_t)r);
+	settle_soon(a);
+}
+
+static void on_signal(int sig, void *arg)
+{
+	struct app *a = arg;
+
+	if (sig == SIGWINCH) {
+		term_size(a);
+		a->dirty = a->clear = 1;
+	} else if (sig == SIGCONT) {
+		/* Whoever stopped us may have reset the terminal. */
+		if (a->raw)
+			term_raw(a);
+	} else {
+		a->quit = 1;
+		a->status = 128 + sig;
+	}
+	settle_soon(a);
+}
+
+/* The signals that reach us as events; SIGPIPE is ignored (a broker that went away). */
+static const int app_signals[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGWINCH, SIGCONT };
+
+static int setup_signals(struct app *a)
+{
+	struct sigaction sa;
+	size_t k;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	for (k = 0; k < sizeof(app_signals) / sizeof(app_signals[0]); k++)
+		if (loop_signal_add(a->loop, app_signals[k], on_signal, a) != 0)
+			return -1;
+	return 0;
+}
+
+static void close_signals(struct app *a)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(app_signals) / sizeof(app_signals[0]); k++)
+		loop_signal_del(a->loop, app_signals[k]);
+}
+
+/* --- time --- */
+
+static void on_scan_timer(void *arg);
+
+/* Looks for new sockets now, and again SCAN_MS from now. */
+static void scan_now(struct app *a)
+{
+	a->scan_timer = loop_timer_add(a->loop, SCAN_MS, on_scan_timer, a);
+	scan(a);
+	settle_soon(a);
+}
+
+static void on_scan_timer(void *arg)
+{
+	struct app *a = arg;
+
+	a->scan_timer = NULL;
+	if (!a->quit)
+		scan_now(a);
+}
+
+/* A countdown on screen moved on, or a call is past its deadline and grace. */
+static void on_tick(void *arg)
+{
+	struct app *a = arg;
+
+	a->tick_timer = NULL;
+	if (a->quit)
 		return;
-	}
-	on_input(a, keys, (size_t)r);
-}
-
-static void read_signals(struct app *a)
-{
-	unsigned char sig;
-
-	while (read(sig_pipe[0], &sig, 1) == 1) {
-		if (sig == SIGWINCH) {
-			term_size(a);
-			a->dirty = a->clear = 1;
-		} else if (sig == SIGCONT) {
-			/* Whoever stopped us may have reset the terminal. */
-			if (a->raw)
-				term_raw(a);
-		} else {
-			a->quit = 1;
-			a->status = 128 + sig;
-		}
-	}
-}
-
-/* --- the loop --- */
-
-static void poll_grow(struct app *a, size_t n)
-{
-	if (n <= a->pcap)
-		return;
-	a->pcap = n * 2;
-	a->pfd = realloc(a->pfd, a->pcap * sizeof(*a->pfd));
-	a->pconn = realloc(a->pconn, a->pcap * sizeof(*a->pconn));
-	if (!a->pfd || !a->pconn)
-		abort();
-}
-
-/* Builds the poll set: the signal pipe, stdin, then every attached broker. */
-static size_t poll_set(struct app *a)
-{
-	struct conn *c;
-	size_t n = 2;
-
-	for (c = a->conns; c; c = c->next)
-		n += c->fd >= 0;
-	poll_grow(a, n);
-	a->pfd[0] = (struct pollfd){ sig_pipe[0], POLLIN, 0 };
-	a->pfd[1] = (struct pollfd){ STDIN_FILENO, POLLIN, 0 };
-	a->pconn[0] = a->pconn[1] = NULL;
-	n = 2;
-	for (c = a->conns; c; c = c->next) {
-		if (c->fd < 0)
-			continue;
-		a->pfd[n] = (struct pollfd){ c->fd, POLLIN, 0 };
-		if (c->out.len)
-			a->pfd[n].events |= POLLOUT;
-		a->pconn[n++] = c;
-	}
-	return n;
-}
-
-/* Milliseconds poll() may sleep: until the next scan, countdown change or notice expiry. */
-static int poll_timeout(struct app *a, long long now)
-{
-	long long t = a->next_scan - now, tick = approve_queue_next_tick(&a->q, now);
-
-	a->next_tick = tick >= 0 ? now + tick : -1;
-	if (tick >= 0 && tick < t)
-		t = tick;
-	if (a->notice.len && a->notice_until - now < t)
-		t = a->notice_until - now;
-	return t < 0 ? 0 : (int)t;
-}
-
-/* Time passing: scans, expiry, the countdown. */
-static void on_time(struct app *a)
-{
-	long long now = now_ms();
-
-	if (now >= a->next_scan) {
-		scan(a);
-		a->next_scan = now + SCAN_MS;
-	}
-	if (approve_queue_expire(&a->q, now)) {
+	if (approve_queue_expire(&a->q, loop_now()))
 		view_check(a);
-		a->dirty = 1;
+	a->dirty = 1;
+	settle_soon(a);
+}
+
+/*
+ * After every turn that brought something: the brokers that went away go,
+ * the screen is drawn once, and the countdown's timer is set again for the
+ * queue as it is now. Or the loop stops, once something said to quit.
+ */
+static void settle(void *arg)
+{
+	struct app *a = arg;
+	long long tick;
+
+	a->settle = NULL;
+	if (!a->quit) {
+		sweep(a);
+		if (a->dirty)
+			draw(a);
 	}
-	if (a->notice.len && now >= a->notice_until) {
-		buf_reset(&a->notice);
-		a->dirty = 1;
+	if (a->quit) {
+		loop_stop(a->loop);
+		return;
 	}
+	loop_timer_cancel(a->loop, a->tick_timer);
+	tick = approve_queue_next_tick(&a->q, loop_now());
+	a->tick_timer = tick >= 0 ? loop_timer_add(a->loop, tick, on_tick, a) : NULL;
 }
 
 static void run(struct app *a)
 {
-	size_t n, k;
-	int r;
-
-	while (!a->quit) {
-		on_time(a);
-		if (a->dirty)
-			draw(a);
-		if (a->quit)
-			break;
-		n = poll_set(a);
-		r = poll(a->pfd, n, poll_timeout(a, now_ms()));
-		if (r < 0 && errno != EINTR)
-			break;
-		/* A countdown on screen moved on. */
-		if (a->next_tick >= 0 && now_ms() >= a->next_tick)
-			a->dirty = 1;
-		if (r <= 0)
-			continue;
-		/* Brokers first: keys may write to (and kill) any of them, so they go last. */
-		for (k = 2; k < n; k++) {
-			if (a->pfd[k].revents & POLLOUT)
-				conn_flush(a->pconn[k]);
-			if (a->pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
-				conn_read(a, a->pconn[k]);
-		}
-		if (a->pfd[0].revents)
-			read_signals(a);
-		if (a->pfd[1].revents && !a->quit)
-			read_stdin(a);
-		sweep(a);
-	}
+	loop_io_add(a->loop, STDIN_FILENO, POLLIN, on_stdin, a);
+	scan_now(a);
+	loop_run(a->loop);
+	loop_io_del(a->loop, STDIN_FILENO);
 }
 
 static void app_free(struct app *a)
 {
-	struct conn *c;
+	struct conn *c, *next;
 	size_t k;
 
-	while ((c = a->conns)) {
-		a->conns = c->next;
+	for (c = a->conns; c; c = next) {
+		next = c->next;
 		conn_free(c);
 	}
 	approve_queue_free(&a->q);
@@ -988,8 +928,11 @@ static void app_free(struct app *a)
 	buf_free(&a->notice);
 	buf_free(&a->full);
 	free(a->full_id);
-	free(a->pfd);
-	free(a->pconn);
+	loop_timer_cancel(a->loop, a->notice_timer);
+	loop_timer_cancel(a->loop, a->scan_timer);
+	loop_timer_cancel(a->loop, a->tick_timer);
+	loop_defer_cancel(a->loop, a->settle);
+	loop_free(a->loop);
 }
 
 static int approve_exec(int argc, char **argv)
@@ -999,13 +942,10 @@ static int approve_exec(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	const char *no_color = getenv("NO_COLOR");
 	size_t pending;
+	int rc;
 
-	if (cmd_parse(&cmd_approve, argc, argv, "h", &o))
-		return 2;
-	if (o.help) {
-		cmd_print_help(&cmd_approve);
-		return 0;
-	}
+	if ((rc = cmd_options(&cmd_approve, argc, argv, "h", &o)) >= 0)
+		return rc;
 	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &a.saved) != 0) {
 		fprintf(stderr, "mcpmux approve needs a terminal: run it in a terminal window\n");
 		return 1;
@@ -1017,8 +957,15 @@ static int approve_exec(int argc, char **argv)
 		return 1;
 	}
 	buf_free(&err);
-	if (setup_signals() != 0) {
+	a.loop = loop_new();
+	if (!a.loop) {
+		fprintf(stderr, "mcpmux approve: cannot create the event loop\n");
+		buf_free(&a.dir);
+		return 1;
+	}
+	if (setup_signals(&a) != 0) {
 		fprintf(stderr, "mcpmux approve: cannot create a pipe: %s\n", strerror(errno));
+		loop_free(a.loop);
 		buf_free(&a.dir);
 		return 1;
 	}
@@ -1034,7 +981,7 @@ static int approve_exec(int argc, char **argv)
 		run(&a);
 	}
 	term_restore(&a);
-	close_signals();
+	close_signals(&a);
 	pending = a.q.n;
 	if (pending)
 		printf("mcpmux approve: %zu call%s left pending for another terminal or the "

@@ -14,21 +14,17 @@ static int config_exec(int argc, char **argv)
 	struct buf path = BUF_INIT, looked = BUF_INIT, out = BUF_INIT;
 	char exe[PATH_MAX], *cfgabs;
 	ssize_t n;
+	int rc;
 
 	if (argc < 1 || strcmp(argv[0], "claude") != 0) {
-		if (argc >= 1 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
+		if (argc >= 1 && cmd_is_help(argv[0])) {
 			cmd_print_help(&cmd_config);
 			return 0;
 		}
-		fprintf(stderr, "usage: mcpmux %s\n", cmd_config.usage);
-		return 2;
+		return cmd_usage(&cmd_config);
 	}
-	if (cmd_parse(&cmd_config, argc - 1, argv + 1, "ch", &o))
-		return 2;
-	if (o.help) {
-		cmd_print_help(&cmd_config);
-		return 0;
-	}
+	if ((rc = cmd_options(&cmd_config, argc - 1, argv + 1, "ch", &o)) >= 0)
+		return rc;
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0) {
 		fprintf(stderr, "mcpmux: cannot find the path of this program\n");

@@ -143,15 +143,12 @@ static int init_exec(int argc, char **argv)
 	int i, rc = 1;
 
 	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		if (cmd_is_help(argv[i])) {
 			cmd_print_help(&cmd_init);
 			return 0;
 		}
-		if ((argv[i][0] == '-' && argv[i][1]) || file) {
-			fprintf(stderr, "mcpmux init: unexpected '%s'\nusage: mcpmux %s\n",
-				argv[i], cmd_init.usage);
-			return 2;
-		}
+		if ((argv[i][0] == '-' && argv[i][1]) || file)
+			return cmd_usage_error(&cmd_init, "unexpected '%s'", argv[i]);
 		file = argv[i];
 	}
 	if (file)

@@ -16,12 +16,8 @@ static int serve_exec(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	int rc;
 
-	if (cmd_parse(&cmd_serve, argc, argv, "ch", &o))
-		return 2;
-	if (o.help) {
-		cmd_print_help(&cmd_serve);
-		return 0;
-	}
+	if ((rc = cmd_options(&cmd_serve, argc, argv, "ch", &o)) >= 0)
+		return rc;
 	if (cmd_load_config(o.config, &cfg))
 		return 1;
 	if (cmd_global_init()) {

@@ -159,13 +159,10 @@ static int tools_exec(int argc, char **argv)
 {
 	struct cmd_opts o;
 	struct session s;
+	int rc;
 
-	if (cmd_parse(&cmd_tools, argc, argv, "cjh", &o))
-		return 2;
-	if (o.help) {
-		cmd_print_help(&cmd_tools);
-		return 0;
-	}
+	if ((rc = cmd_options(&cmd_tools, argc, argv, "cjh", &o)) >= 0)
+		return rc;
 	log_quiet(1);
 	if (open_session(&o, &s))
 		return 1;
@@ -182,15 +179,11 @@ static int check_exec(int argc, char **argv)
 	struct cmd_opts o;
 	struct session s;
 	struct buf why = BUF_INIT;
-	int bad = 0;
+	int bad = 0, rc;
 	size_t i, nt;
 
-	if (cmd_parse(&cmd_check, argc, argv, "ch", &o))
-		return 2;
-	if (o.help) {
-		cmd_print_help(&cmd_check);
-		return 0;
-	}
+	if ((rc = cmd_options(&cmd_check, argc, argv, "ch", &o)) >= 0)
+		return rc;
 	log_quiet(1);
 	if (open_session(&o, &s))
 		return 1;

@@ -365,7 +365,8 @@ static int do_rm(const struct vault_cfg *v, const char *name)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: mcpmux %s\n(`mcpmux vault --help` for more)\n", cmd_vault.usage);
+	cmd_usage(&cmd_vault);
+	fputs("(`mcpmux vault --help` for more)\n", stderr);
 	return 2;
 }
 
@@ -377,7 +378,7 @@ static int vault_exec(int argc, char **argv)
 	int nopts = 0, nargs = 0, i, rc, dashdash = 0;
 	const char *sub;
 
-	/* options may come before or after the subcommand; cmd_parse checks them */
+	/* options may come before or after the subcommand; cmd_options checks them */
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -395,12 +396,8 @@ static int vault_exec(int argc, char **argv)
 			args[nargs++] = argv[i];
 		}
 	}
-	if (cmd_parse(&cmd_vault, nopts, opts, "ch", &o))
-		return 2;
-	if (o.help) {
-		cmd_print_help(&cmd_vault);
-		return 0;
-	}
+	if ((rc = cmd_options(&cmd_vault, nopts, opts, "ch", &o)) >= 0)
+		return rc;
 	if (nargs < 1)
 		return usage();
 	sub = args[0];

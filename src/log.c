@@ -38,44 +38,20 @@ void vlog(const char *level, const char *fmt, va_list ap)
 	fprintf(stderr, "%s\n", line);
 }
 
-void log_error(const char *fmt, ...)
-{
-	va_list ap;
+/* The levels differ in their prefix and in when they say nothing. */
+#define LOG_LEVEL(name, prefix, silent)		\
+	void name(const char *fmt, ...)		\
+	{					\
+		va_list ap;			\
+						\
+		if (silent)			\
+			return;			\
+		va_start(ap, fmt);		\
+		vlog(prefix, fmt, ap);		\
+		va_end(ap);			\
+	}
 
-	va_start(ap, fmt);
-	vlog("error: ", fmt, ap);
-	va_end(ap);
-}
-
-void log_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (quiet_on)
-		return;
-	va_start(ap, fmt);
-	vlog("warning: ", fmt, ap);
-	va_end(ap);
-}
-
-void log_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (quiet_on)
-		return;
-	va_start(ap, fmt);
-	vlog("", fmt, ap);
-	va_end(ap);
-}
-
-void log_debug(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!debug_on)
-		return;
-	va_start(ap, fmt);
-	vlog("debug: ", fmt, ap);
-	va_end(ap);
-}
+LOG_LEVEL(log_error, "error: ", 0)
+LOG_LEVEL(log_warn, "warning: ", quiet_on)
+LOG_LEVEL(log_info, "", quiet_on)
+LOG_LEVEL(log_debug, "debug: ", !debug_on)

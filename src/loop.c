@@ -1,13 +1,17 @@
-/* loop.c - curl multi + poll + timers; see include/loop.h. */
+/* loop.c - curl multi + poll + timers + deferred work + signals; see include/loop.h. */
 #include "xalloc.h"
 #include "loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "list.h"
 #include "log.h"
 
 struct watch {
@@ -23,6 +27,20 @@ struct loop_timer {
 	size_t slot;		/* index in the heap, for O(log n) cancel */
 	loop_timer_cb cb;
 	void *arg;
+};
+
+struct loop_defer {
+	struct loop_defer *prev, *next;	/* in l->defers, oldest first */
+	uint64_t turn;		/* the turn it was deferred in: runs in a later one */
+	loop_defer_cb cb;
+	void *arg;
+};
+
+/* A signal this loop handles. */
+struct sigwatch {
+	loop_signal_cb cb;	/* NULL: not handled here */
+	void *arg;
+	struct sigaction old;	/* the disposition before, given back by loop_signal_del() */
 };
 
 struct xfer {
@@ -57,6 +75,10 @@ struct loop {
 	int resume;			/* released: paused transfers go on next turn */
 	CURL **paused;			/* transfers paused while held */
 	size_t npaused, cappaused;
+	struct loop_defer *defers, *defers_tail;	/* deferred work, oldest first */
+	uint64_t turn;			/* turns begun: deferred work runs in a later one */
+	int sigpipe[2];			/* the signal handler writes signal numbers here */
+	struct sigwatch *sigs;		/* NSIG of them, by number, once one is added */
 };
 
 int64_t loop_now(void)
@@ -116,11 +138,10 @@ static int on_curl_timer(CURLM *multi, long ms, void *ud)
 
 struct loop *loop_new(void)
 {
-	struct loop *l = calloc(1, sizeof(*l));
+	struct loop *l = xcalloc(1, sizeof(*l));
 
-	if (!l)
-		abort();
 	l->curl_when = -1;
+	l->sigpipe[0] = l->sigpipe[1] = -1;
 	l->multi = curl_multi_init();
 	if (!l->multi) {
 		free(l);
@@ -139,6 +160,16 @@ void loop_free(struct loop *l)
 
 	if (!l)
 		return;
+	for (i = 1; l->sigs && i < NSIG; i++)
+		loop_signal_del(l, (int)i);
+	free(l->sigs);
+	if (l->sigpipe[0] >= 0) {
+		loop_io_del(l, l->sigpipe[0]);
+		close(l->sigpipe[0]);
+		close(l->sigpipe[1]);
+	}
+	while (l->defers)
+		loop_defer_cancel(l, l->defers);
 	for (i = 0; i < l->nheap; i++)
 		free(l->heap[i]);
 	free(l->heap);
@@ -249,10 +280,8 @@ static void heap_down(struct loop *l, size_t i)
 
 struct loop_timer *loop_timer_add(struct loop *l, int64_t ms, loop_timer_cb cb, void *arg)
 {
-	struct loop_timer *t = calloc(1, sizeof(*t));
+	struct loop_timer *t = xcalloc(1, sizeof(*t));
 
-	if (!t)
-		abort();
 	t->when = loop_now() + (ms > 0 ? ms : 0);
 	t->seq = l->seq++;
 	t->cb = cb;
@@ -301,6 +330,124 @@ static void run_timers(struct loop *l)
 	}
 }
 
+/* --- deferred work --- */
+
+struct loop_defer *loop_defer(struct loop *l, loop_defer_cb cb, void *arg)
+{
+	struct loop_defer *d = xcalloc(1, sizeof(*d));
+
+	d->turn = l->turn;
+	d->cb = cb;
+	d->arg = arg;
+	DLIST_APPEND(l->defers, l->defers_tail, d);
+	return d;
+}
+
+void loop_defer_cancel(struct loop *l, struct loop_defer *d)
+{
+	if (!d)
+		return;
+	DLIST_UNLINK_QUEUE(l->defers, l->defers_tail, d);
+	free(d);
+}
+
+/* Step 1 of a turn: what was deferred before it began. */
+static void run_deferred(struct loop *l)
+{
+	uint64_t turn = ++l->turn;
+
+	while (l->defers && l->defers->turn < turn && !l->stop) {
+		struct loop_defer *d = l->defers;
+		loop_defer_cb cb = d->cb;
+		void *arg = d->arg;
+
+		loop_defer_cancel(l, d);
+		cb(arg);
+	}
+}
+
+/* --- signals: a self-pipe per loop --- */
+
+/* For each signal handled, the write end of its loop's pipe, plus one (0: none). */
+static volatile sig_atomic_t sig_fd[NSIG];
+
+static void on_signal(int signo)
+{
+	int saved = errno, fd = signo > 0 && signo < NSIG ? (int)sig_fd[signo] - 1 : -1;
+	unsigned char c = (unsigned char)signo;
+
+	if (fd >= 0 && write(fd, &c, 1) < 0)
+		(void)0;	/* the pipe is full: the loop has signals to read already */
+	errno = saved;
+}
+
+/* The watch of signo, or NULL when this loop does not handle it. */
+static struct sigwatch *find_sig(struct loop *l, int signo)
+{
+	if (!l->sigs || signo <= 0 || signo >= NSIG || !l->sigs[signo].cb)
+		return NULL;
+	return &l->sigs[signo];
+}
+
+/* The pipe is readable: one callback per signal number in it, in order. */
+static void on_sigpipe(int fd, short revents, void *arg)
+{
+	struct loop *l = arg;
+	unsigned char c[64];
+	ssize_t n, k;
+
+	(void)revents;
+	while ((n = read(fd, c, sizeof(c))) > 0) {
+		for (k = 0; k < n; k++) {
+			/* Found again each time: a callback may remove its signal. */
+			struct sigwatch *s = find_sig(l, c[k]);
+
+			if (s)
+				s->cb(c[k], s->arg);
+		}
+	}
+}
+
+int loop_signal_add(struct loop *l, int signo, loop_signal_cb cb, void *arg)
+{
+	struct sigaction sa;
+	struct sigwatch *s;
+
+	if (signo <= 0 || signo >= NSIG || sig_fd[signo]) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (l->sigpipe[0] < 0) {
+		if (pipe2(l->sigpipe, O_CLOEXEC | O_NONBLOCK) != 0)
+			return -1;
+		loop_io_add(l, l->sigpipe[0], POLLIN, on_sigpipe, l);
+	}
+	if (!l->sigs)
+		l->sigs = xcalloc(NSIG, sizeof(*l->sigs));
+	s = &l->sigs[signo];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sig_fd[signo] = l->sigpipe[1] + 1;
+	if (sigaction(signo, &sa, &s->old) != 0) {
+		sig_fd[signo] = 0;
+		return -1;
+	}
+	s->cb = cb;
+	s->arg = arg;
+	return 0;
+}
+
+void loop_signal_del(struct loop *l, int signo)
+{
+	struct sigwatch *s = find_sig(l, signo);
+
+	if (!s)
+		return;
+	sigaction(signo, &s->old, NULL);
+	sig_fd[signo] = 0;
+	s->cb = NULL;
+}
+
 /* --- transfers --- */
 
 CURL *loop_easy_get(struct loop *l)
@@ -324,10 +471,8 @@ void loop_easy_put(struct loop *l, CURL *easy)
 
 int loop_xfer_add(struct loop *l, CURL *easy, loop_xfer_cb cb, void *arg)
 {
-	struct xfer *x = calloc(1, sizeof(*x));
+	struct xfer *x = xcalloc(1, sizeof(*x));
 
-	if (!x)
-		abort();
 	x->cb = cb;
 	x->arg = arg;
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
@@ -429,6 +574,8 @@ static int next_timeout(struct loop *l)
 {
 	int64_t now, d = 60000;
 
+	if (l->defers)
+		return 0;
 	if (!l->nheap && l->curl_when < 0)
 		return 60000;
 	now = loop_now();
@@ -481,16 +628,19 @@ static int curl_event(struct loop *l, curl_socket_t fd, short rev)
 }
 
 /*
- * One turn: one poll() over our descriptors and curl's, then curl's events,
- * finished transfers, our descriptors' callbacks and expired timers. A
- * transfer added by a callback starts (curl's 0 ms timer) before the next
- * poll, without a poll of its own.
+ * One turn (the steps of include/loop.h): deferred work, one poll() over our
+ * descriptors and curl's, then curl's events, finished transfers, our
+ * descriptors' callbacks and expired timers. A transfer added by a callback
+ * starts (curl's 0 ms timer) before the next poll, without a poll of its own.
  */
 static int loop_once(struct loop *l, int max_ms)
 {
 	size_t i, nw, n;
 	int timeout, rc;
 
+	run_deferred(l);
+	if (l->stop)
+		return 0;
 	if (l->resume)
 		resume_paused(l);
 	if (curl_timeout(l))

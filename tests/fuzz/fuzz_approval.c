@@ -1,10 +1,10 @@
 /*
  * fuzz_approval.c - both ends of the approval protocol (docs/approval-protocol.md):
- * the broker's approval_parse_decision() (src/approval.c), and the terminal's
+ * the broker's approve_decision_parse() (src/approve_proto.c), and the terminal's
  * queue and screen (src/approve_ui.c), as `mcpmux approve` drives them.
  *
  * The input is a session: one message per line, as a broker (or a terminal)
- * would send them. Every line goes to approval_parse_decision(); a line that
+ * would send them. Every line goes to approve_decision_parse(); a line that
  * is a JSON object is then handled as cmd_approve.c does (hello sets the
  * agent, request joins the queue, withdrawn and decision leave it), from one
  * of three brokers; an empty line drops a broker. After each line the clock
@@ -28,7 +28,7 @@
 
 #include <string.h>
 
-#include "approval.h"
+#include "approve_proto.h"
 #include "approve_ui.h"
 #include "buf.h"
 #include "json.h"
@@ -69,7 +69,7 @@ static void check_decision(const char *line, size_t n, int rc, const char *id, s
 	struct buf q = BUF_INIT;
 
 	if (rc != 0) {
-		FUZZ_CHECK(rc == -1, "approval_parse_decision returned %d", rc);
+		FUZZ_CHECK(rc == -1, "approve_decision_parse returned %d", rc);
 		return;
 	}
 	FUZZ_CHECK(key == 'y' || key == 'a' || key == 'n', "decision key %d", key);
@@ -271,7 +271,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		if (n && p[n - 1] == '\r')
 			n--;
-		rc = approval_parse_decision(&se.jd, p, n, &id, &idn, &key);
+		rc = approve_decision_parse(&se.jd, p, n, &id, &idn, &key);
 		check_decision(p, n, rc, id, idn, key);
 		if (n == 0) {
 			approve_queue_drop_conn(&se.q, &se.conn[c]);
