@@ -19,7 +19,9 @@
  *   2. transfers paused under back-pressure resume, curl's expired timer,
  *      the callbacks of finished transfers;
  *   3. one poll() over our descriptors and curl's, sleeping at most until the
- *      next timer (not at all while deferred work waits);
+ *      next timer (not at all while deferred work waits, nor in a turn that
+ *      ran deferred work in step 1: a caller of loop_run_once() sees its
+ *      effects before more time passes);
  *   4. curl's socket events, then finished transfers' callbacks;
  *   5. our descriptors' callbacks, in the order the watches were added (a
  *      removal moves the last watch into the hole); signals arrive here, on

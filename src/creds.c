@@ -31,7 +31,7 @@ struct cred_entry {
 	int64_t lifetime;		/* ms, to place the refresh */
 	int fetching;			/* a fetch is in flight */
 	struct vault_read *vr;		/* ...through the vault */
-	struct loop_timer *now;		/* ...or answered on the next turn */
+	struct loop_defer *now;		/* ...or answered on the next turn */
 	struct creds_wait *waiters;
 	int64_t fail_until;		/* a recent failure is repeated until then */
 	struct buf fail;		/* its message */
@@ -67,8 +67,7 @@ static void entry_free(struct cred_entry *e)
 	}
 	if (e->vr)
 		vault_read_cancel(e->c->vault, e->vr);
-	if (e->now)
-		loop_timer_cancel(e->c->loop, e->now);
+	loop_defer_cancel(e->c->loop, e->now);
 	secret_free(e->value);
 	buf_free(&e->fail);
 	cred_ref_free(e->ref);
@@ -228,7 +227,7 @@ static void start_fetch(struct cred_entry *e, int force)
 			buf_printf(&e->fail, "credential %s: %s", e->ref->text, err.data);
 			e->fail_until = c->now() + FAIL_CONFIG_MS;
 			buf_free(&err);
-			e->now = loop_timer_add(c->loop, 0, on_fail_now, e);
+			e->now = loop_defer(c->loop, on_fail_now, e);
 			return;
 		}
 	}
@@ -240,7 +239,7 @@ static void start_fetch(struct cred_entry *e, int force)
 
 		e->vr = vault_read(c->vault, e->ref, min_s, on_vault_value, e);
 	} else {
-		e->now = loop_timer_add(c->loop, 0, fetch_local, e);
+		e->now = loop_defer(c->loop, fetch_local, e);
 	}
 }
 
@@ -278,7 +277,7 @@ struct creds_wait *creds_fetch(struct creds *c, const struct cred_ref *ref, int 
 	if (c->now() < e->fail_until) {
 		/* Failed a moment ago: say so again rather than ask again. */
 		if (!e->now)
-			e->now = loop_timer_add(c->loop, 0, on_fail_now, e);
+			e->now = loop_defer(c->loop, on_fail_now, e);
 		return w;
 	}
 	if (force && e->value) {

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -39,15 +38,13 @@ struct downstream {
 	struct outseg **segs_tail;
 	struct buf out;			/* queued output, after `segs` */
 	size_t out_off;			/* out[0..out_off) is already written */
-	struct loop_timer *flush;	/* writes `out` at the end of this turn */
+	struct loop_defer *flush;	/* writes `out` at the start of the next turn */
 	int out_watch;			/* POLLOUT is being watched */
 	struct json j;			/* parse of the current line */
 	struct down_outreq *outreqs;	/* our requests the agent has not answered */
 	int stopping;
 	int status;			/* exit status */
 };
-
-static int sig_pipe[2] = { -1, -1 };
 
 /* --- output --- */
 
@@ -245,11 +242,11 @@ static void on_flush(void *arg)
 	write_out(d);
 }
 
-/* Output queued: it goes out at the end of the turn. */
+/* Output queued: it goes out at the start of the next turn, one write for a burst. */
 static void end_queued(struct downstream *d)
 {
 	if (!d->flush && !d->out_watch)
-		d->flush = loop_timer_add(d->loop, 0, on_flush, d);
+		d->flush = loop_defer(d->loop, on_flush, d);
 	else if (d->out_watch && !loop_input_held(d->loop))
 		out_pressure(d);
 }
@@ -486,41 +483,6 @@ static void on_stdin(int fd, short revents, void *arg)
 	json_release(&d->j);
 }
 
-static void on_signal(int fd, short revents, void *arg)
-{
-	char c[16];
-
-	(void)revents;
-	while (read(fd, c, sizeof(c)) > 0)
-		;
-	down_stop(arg);
-}
-
-static void signal_handler(int sig)
-{
-	int saved = errno;
-	char c = (char)sig;
-
-	if (write(sig_pipe[1], &c, 1) < 0)
-		(void)0;
-	errno = saved;
-}
-
-static void setup_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	if (sig_pipe[0] < 0 && pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-		return;
-	sa.sa_handler = signal_handler;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-}
-
 struct downstream *down_new(struct loop *loop, int in_fd, int out_fd,
 			    const struct down_handler *h)
 {
@@ -565,16 +527,11 @@ void down_drain(struct downstream *d, long timeout_ms)
 
 int down_run(struct downstream *d)
 {
-	setup_signals();
 	set_nonblock(d->out_fd);
 	loop_io_add(d->loop, d->in_fd, POLLIN, on_stdin, d);
-	if (sig_pipe[0] >= 0)
-		loop_io_add(d->loop, sig_pipe[0], POLLIN, on_signal, d);
 	if (loop_run(d->loop))
 		d->status = 1;
 	loop_io_del(d->loop, d->in_fd);
-	if (sig_pipe[0] >= 0)
-		loop_io_del(d->loop, sig_pipe[0]);
 	if (d->out_watch) {
 		loop_io_del(d->loop, d->out_fd);
 		d->out_watch = 0;
@@ -588,8 +545,7 @@ void down_free(struct downstream *d)
 		return;
 	while (d->outreqs)
 		down_outreq_free(d, d->outreqs);
-	if (d->flush)
-		loop_timer_cancel(d->loop, d->flush);
+	loop_defer_cancel(d->loop, d->flush);
 	lines_free(&d->in);
 	segs_free(d);
 	buf_free(&d->out);

@@ -351,10 +351,11 @@ void loop_defer_cancel(struct loop *l, struct loop_defer *d)
 	free(d);
 }
 
-/* Step 1 of a turn: what was deferred before it began. */
-static void run_deferred(struct loop *l)
+/* Step 1 of a turn: what was deferred before it began. Returns how many ran. */
+static int run_deferred(struct loop *l)
 {
 	uint64_t turn = ++l->turn;
+	int ran = 0;
 
 	while (l->defers && l->defers->turn < turn && !l->stop) {
 		struct loop_defer *d = l->defers;
@@ -363,7 +364,9 @@ static void run_deferred(struct loop *l)
 
 		loop_defer_cancel(l, d);
 		cb(arg);
+		ran++;
 	}
+	return ran;
 }
 
 /* --- signals: a self-pipe per loop --- */
@@ -636,9 +639,9 @@ static int curl_event(struct loop *l, curl_socket_t fd, short rev)
 static int loop_once(struct loop *l, int max_ms)
 {
 	size_t i, nw, n;
-	int timeout, rc;
+	int timeout, rc, ran;
 
-	run_deferred(l);
+	ran = run_deferred(l);
 	if (l->stop)
 		return 0;
 	if (l->resume)
@@ -664,7 +667,9 @@ static int loop_once(struct loop *l, int max_ms)
 		l->pfds[nw + i].events = l->csocks[i].events;
 		l->pfds[nw + i].revents = 0;
 	}
-	timeout = next_timeout(l);
+	/* A turn that ran deferred work does not sleep: whoever drives the loop
+	   turn by turn sees what that work did before more time passes. */
+	timeout = ran ? 0 : next_timeout(l);
 	if (max_ms >= 0 && max_ms < timeout)
 		timeout = max_ms;
 	rc = poll(l->pfds, (nfds_t)n, timeout);

@@ -1,6 +1,7 @@
 /* server.c - the MCP session with the agent; see include/server.h. */
 #include "server.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -543,10 +544,31 @@ struct server *server_new(struct loop *loop, struct mux *m, int in_fd, int out_f
 	return s;
 }
 
+/* SIGTERM, SIGINT, SIGHUP: stop reading, end the sessions, exit. */
+static void on_stop_signal(int signo, void *arg)
+{
+	struct server *s = arg;
+
+	(void)signo;
+	down_stop(s->down);
+}
+
 int server_run(struct server *s)
 {
-	int rc = down_run(s->down);
-	int64_t end = loop_now() + CLOSE_TIMEOUT_MS + 500;
+	static const int stops[] = { SIGTERM, SIGINT, SIGHUP };
+	struct sigaction sa;
+	int64_t end;
+	size_t i;
+	int rc;
+
+	/* A closed stdout is an error on write(), not a signal that kills us. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
+		loop_signal_add(s->loop, stops[i], on_stop_signal, s);
+	rc = down_run(s->down);
+	end = loop_now() + CLOSE_TIMEOUT_MS + 500;
 
 	/* Stop: abandon pending work, end the sessions, say what is queued.
 	   Ending the sessions needs their answers, whoever is not reading. */
@@ -554,6 +576,9 @@ int server_run(struct server *s)
 	mux_close(s->mux, CLOSE_TIMEOUT_MS);
 	router_shutdown(s->router);
 	down_drain(s->down, (long)(end - loop_now()));
+	/* Until here a second signal changed nothing: the sessions are ended either way. */
+	for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
+		loop_signal_del(s->loop, stops[i]);
 	return rc;
 }
 

@@ -46,7 +46,7 @@ struct vault {
 	enum token_state tstate;
 	struct http *auth;		/* login, lookup-self or renew-self in flight */
 	struct loop_timer *renew;	/* refreshes the vault token before it expires */
-	struct loop_timer *login_soon;	/* logs in on the next turn, outside vault_read() */
+	struct loop_defer *login_soon;	/* logs in on the next turn, outside vault_read() */
 	long long full_ttl;		/* the lease a fresh login gives, seconds */
 	int relogin;			/* renewals are capped (max_ttl): log in again instead */
 	struct vault_read *reads;
@@ -714,8 +714,7 @@ void vault_free(struct vault *v)
 	http_free(v->auth);
 	if (v->renew)
 		loop_timer_cancel(v->loop, v->renew);
-	if (v->login_soon)
-		loop_timer_cancel(v->loop, v->login_soon);
+	loop_defer_cancel(v->loop, v->login_soon);
 	secret_free(v->token);
 	free(v->base);
 	free(v->ns);
@@ -750,7 +749,7 @@ struct vault_read *vault_read(struct vault *v, const struct cred_ref *ref, long 
 	else if (!v->login_soon)
 		/* Never inside this call: a failing login calls back, and the caller
 		   has not even got its handle yet. */
-		v->login_soon = loop_timer_add(v->loop, 0, on_login_soon, v);
+		v->login_soon = loop_defer(v->loop, on_login_soon, v);
 	return r;
 }
 

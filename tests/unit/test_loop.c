@@ -199,6 +199,22 @@ static void test_defer_before_timers_of_next_turn(void **state)
 	assert_string_equal(t->ev, "tab");
 }
 
+/*
+ * A turn that ran deferred work does not sleep until the next timer: a
+ * caller driving the loop turn by turn (`mcpmux check` waiting for its
+ * connectors) sees what that work did before the timer's time comes. The
+ * timer here is 20 s away; had the turn slept, it would have fired in it.
+ */
+static void test_defer_turn_does_not_sleep(void **state)
+{
+	struct trace *t = *state;
+
+	loop_timer_add(t->l, 20 * 1000, cb_b, t);
+	loop_defer(t->l, cb_a, t);
+	assert_int_equal(loop_run_once(t->l, -1), 0);
+	assert_string_equal(t->ev, "a");
+}
+
 static void cancel_other_defer(void *arg)
 {
 	struct trace *t = arg;
@@ -423,6 +439,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timer_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_next_turn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_before_timers_of_next_turn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defer_turn_does_not_sleep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_pending_work, setup, teardown),
