@@ -801,9 +801,9 @@ static int want_stream(struct http *h, void *arg)
 	struct conn_req *r = arg;
 
 	/* Legacy: the POST is only accepted; replies come on the GET stream. */
-	if (h->status != 200 || r->kind == REQ_POST || r->kind == REQ_INITIALIZED || r->up->legacy)
+	if (http_status(h) != 200 || r->kind == REQ_POST || r->kind == REQ_INITIALIZED || r->up->legacy)
 		return 0;
-	if (strcmp(h->ctype, "text/event-stream") == 0)
+	if (strcmp(http_content_type(h), "text/event-stream") == 0)
 		rx_start_sse(&r->rx, NULL);
 	return 1;
 }
@@ -822,17 +822,17 @@ static int on_stream_data(struct http *h, const char *data, size_t n, void *arg)
 
 static const char *hint_for(const struct http *h)
 {
-	if (h->result == CURLE_COULDNT_CONNECT || h->result == CURLE_COULDNT_RESOLVE_HOST)
+	if (http_result(h) == CURLE_COULDNT_CONNECT || http_result(h) == CURLE_COULDNT_RESOLVE_HOST)
 		return "is the server running at that url?";
-	if (h->result == CURLE_OPERATION_TIMEDOUT)
+	if (http_result(h) == CURLE_OPERATION_TIMEDOUT)
 		return "the server did not answer in time";
-	if (h->result != CURLE_OK)
+	if (http_result(h) != CURLE_OK)
 		return "check the url and the network";
-	if (h->status == 401 || h->status == 403)
+	if (http_status(h) == 401 || http_status(h) == 403)
 		return "check the connector's token";
-	if (h->status == 404 || h->status == 405)
+	if (http_status(h) == 404 || http_status(h) == 405)
 		return "check the url path of the MCP endpoint";
-	if (h->status >= 500)
+	if (http_status(h) >= 500)
 		return "the server failed; see its logs";
 	return "is this an MCP Streamable HTTP endpoint?";
 }
@@ -940,7 +940,7 @@ static void reply_failed(struct conn_req *r, struct http *h, const char *what)
 	if (r->kind == REQ_USER) {
 		/* The model reads this: name the connector and what to do. */
 		struct buf why = BUF_INIT;
-		int dead = h->result == CURLE_COULDNT_CONNECT;
+		int dead = http_result(h) == CURLE_COULDNT_CONNECT;
 
 		buf_printf(&why, "connector '%s' failed: %s - %s", up->c->alias, what,
 			   r->rx.refused ? "the server sent what mcpmux cannot pass on safely" :
@@ -960,7 +960,7 @@ static void on_http_done(struct http *h, void *arg)
 	struct conn_req *r = arg;
 	struct upstream *up = r->up;
 	struct buf err = BUF_INIT;
-	int ok = h->result == CURLE_OK && !h->too_big;
+	int ok = http_result(h) == CURLE_OK && !http_too_big(h);
 	long long id = r->id;
 
 	if (r->kind == REQ_POST) {
@@ -968,7 +968,7 @@ static void on_http_done(struct http *h, void *arg)
 		return;
 	}
 	if (r->kind == REQ_INITIALIZED) {
-		int accepted = ok && h->status >= 200 && h->status < 300;
+		int accepted = ok && http_status(h) >= 200 && http_status(h) < 300;
 
 		if (!accepted) {
 			buf_puts(&err, "notifications/initialized failed: ");
@@ -981,7 +981,7 @@ static void on_http_done(struct http *h, void *arg)
 		return;
 	}
 	/* A JSON body is one message, complete now; an event stream's are queued already. */
-	if (!r->answered && h->streaming && !r->rx.sse && ok)
+	if (!r->answered && http_streaming(h) && !r->rx.sse && ok)
 		rx_end_body(&r->rx);
 	if (!r->answered) {
 		rx_drain(&r->rx);
@@ -994,7 +994,7 @@ static void on_http_done(struct http *h, void *arg)
 		req_free(r);
 		return;
 	}
-	if (ok && h->status == 401 && up->c->token) {
+	if (ok && http_status(h) == 401 && up->c->token) {
 		retry_after_401(r);
 		return;
 	}
@@ -1003,10 +1003,10 @@ static void on_http_done(struct http *h, void *arg)
 		up->rejected = NULL;
 	}
 	if (r->kind == REQ_INIT && !up->legacy && ok &&
-	    (h->status == 400 || h->status == 404 || h->status == 405)) {
+	    (http_status(h) == 400 || http_status(h) == 404 || http_status(h) == 405)) {
 		/* No Streamable HTTP here: try the legacy HTTP+SSE transport (2024-11-05). */
 		log_debug("connector '%s': POST initialize got HTTP %ld, trying HTTP+SSE",
-			  up->c->alias, h->status);
+			  up->c->alias, http_status(h));
 		up->legacy = 1;
 		http_free(r->http);
 		r->http = NULL;
@@ -1014,27 +1014,27 @@ static void on_http_done(struct http *h, void *arg)
 		legacy_open(up);
 		return;
 	}
-	if (up->legacy && ok && h->status >= 200 && h->status < 300) {
+	if (up->legacy && ok && http_status(h) >= 200 && http_status(h) < 300) {
 		/* Legacy: the POST is only accepted; the reply comes on the GET stream. */
 		http_free(r->http);
 		r->http = NULL;
 		return;
 	}
-	if (can_resume(r) && h->streaming && !r->rx.refused && (ok ? h->status == 200 : 1)) {
+	if (can_resume(r) && http_streaming(h) && !r->rx.refused && (ok ? http_status(h) == 200 : 1)) {
 		schedule_resume(r);
 		return;
 	}
 	/* A 404 on a resumption must not re-send the request: it may have run. */
-	if (ok && h->status == 404 && r->kind == REQ_USER && up->session_id && !r->retried &&
+	if (ok && http_status(h) == 404 && r->kind == REQ_USER && up->session_id && !r->retried &&
 	    !r->resumes) {
 		session_expired(r);
 		return;
 	}
-	if (r->rx.refused || (h->streaming && h->result == CURLE_WRITE_ERROR && r->rx.why.len))
+	if (r->rx.refused || (http_streaming(h) && http_result(h) == CURLE_WRITE_ERROR && r->rx.why.len))
 		buf_puts(&err, buf_str(&r->rx.why));
-	else if (ok && h->status == 200 && h->streaming && r->rx.sse)
+	else if (ok && http_status(h) == 200 && http_streaming(h) && r->rx.sse)
 		buf_puts(&err, "the event stream ended without a response");
-	else if (ok && h->status == 200)
+	else if (ok && http_status(h) == 200)
 		buf_puts(&err, "no JSON-RPC response to the request");
 	else
 		http_describe_error(h, &err);
@@ -1077,7 +1077,7 @@ static void req_finish(struct conn_req *r, const char *msg, size_t n,
 		r->cb = NULL;
 	}
 	/* A streamed reply goes on draining; free once the transfer ends. */
-	if (!r->http || !r->http->running)
+	if (!r->http || !http_running(r->http))
 		req_free(r);
 }
 
@@ -1107,7 +1107,7 @@ static struct http *connector_http(struct upstream *up, const char *method, cons
 	struct http *h = http_new(up->loop, method, url);
 	size_t i;
 
-	h->max_body = max_message(up);
+	http_set_max_body(h, max_message(up));
 	if (session && up->proto[0])
 		http_header(h, "MCP-Protocol-Version", up->proto);
 	if (session && up->session_id)
@@ -1132,10 +1132,7 @@ static struct http *open_stream(struct upstream *up, int session, const char *la
 	http_header(h, "Accept", "text/event-stream");
 	if (last_id && last_id[0])
 		http_header(h, "Last-Event-ID", last_id);
-	h->want_stream = want;
-	h->on_data = on_data;
-	h->on_done = on_done;
-	h->arg = arg;
+	http_callbacks(h, want, on_data, on_done, arg);
 	if (http_start(h, 0, up->cfg->connect_timeout_ms) != 0) {
 		http_free(h);
 		return NULL;
@@ -1182,10 +1179,7 @@ static void req_send(struct conn_req *r)
 	http_header(h, "Content-Type", "application/json");
 	http_header(h, "Accept", "application/json, text/event-stream");
 	http_body(h, r->body.data, r->body.len);
-	h->want_stream = want_stream;
-	h->on_data = on_stream_data;
-	h->on_done = on_http_done;
-	h->arg = r;
+	http_callbacks(h, want_stream, on_stream_data, on_http_done, r);
 	/* A new exchange: a new reply (a resumption keeps the old one instead). */
 	rx_free(&r->rx);
 	rx_init(&r->rx, up, r->id, depth_for(r));
@@ -1410,7 +1404,7 @@ static void handle_init_reply(struct conn_req *r, const char *msg, size_t n, con
 			       "mcpmux speaks 2024-11-05 to 2025-11-25");
 		return;
 	}
-	if (r->http && r->http->bad_session_id) {
+	if (r->http && http_bad_session_id(r->http)) {
 		/* Sent back on every request, a CR in it would end a header line. */
 		session_failed(up, "the server sent an Mcp-Session-Id that is empty or holds characters "
 			       "other than visible ASCII", "the server is broken: report it to its authors");
@@ -1421,7 +1415,7 @@ static void handle_init_reply(struct conn_req *r, const char *msg, size_t n, con
 	up->server_logging = json_type(j, json_get(j, json_get(j, res, "capabilities"), "logging")) ==
 			     JSMN_OBJECT;
 	free(up->session_id);
-	up->session_id = r->http && r->http->session_id ? xstrdup(r->http->session_id) : NULL;
+	up->session_id = r->http && http_session_id(r->http) ? xstrdup(http_session_id(r->http)) : NULL;
 	req_free(r);
 	send_initialized(up);
 }
@@ -1641,7 +1635,7 @@ static void relist(struct upstream *up)
 static int notif_want_stream(struct http *h, void *arg)
 {
 	(void)arg;
-	return h->status == 200 && strcmp(h->ctype, "text/event-stream") == 0;
+	return http_status(h) == 200 && strcmp(http_content_type(h), "text/event-stream") == 0;
 }
 
 static int notif_data(struct http *h, const char *data, size_t n, void *arg)
@@ -1665,8 +1659,8 @@ static void notif_reopen(void *arg)
 static void notif_done(struct http *h, void *arg)
 {
 	struct upstream *up = arg;
-	CURLcode result = h->result;	/* h is up->notif, freed below */
-	long status = h->status, wait;
+	CURLcode result = http_result(h);	/* h is up->notif, freed below */
+	long status = http_status(h), wait;
 
 	http_free(up->notif);
 	up->notif = NULL;
@@ -1805,7 +1799,7 @@ static int legacy_event(const struct sse_event *ev, void *arg)
 static int legacy_want_stream(struct http *h, void *arg)
 {
 	(void)arg;
-	return h->status == 200 && strcmp(h->ctype, "text/event-stream") == 0;
+	return http_status(h) == 200 && strcmp(http_content_type(h), "text/event-stream") == 0;
 }
 
 static int legacy_data(struct http *h, const char *data, size_t n, void *arg)
@@ -1822,11 +1816,11 @@ static void legacy_done(struct http *h, void *arg)
 	struct buf why = BUF_INIT;
 	const char *hint;
 
-	if (up->lrx.refused || (h->result == CURLE_WRITE_ERROR && up->lrx.why.len))
+	if (up->lrx.refused || (http_result(h) == CURLE_WRITE_ERROR && up->lrx.why.len))
 		buf_puts(&why, buf_str(&up->lrx.why));
-	else if (h->result == CURLE_OK && h->status == 200 && h->streaming)
+	else if (http_result(h) == CURLE_OK && http_status(h) == 200 && http_streaming(h))
 		buf_puts(&why, "the HTTP+SSE event stream closed");
-	else if (h->result == CURLE_OK && h->status == 200)
+	else if (http_result(h) == CURLE_OK && http_status(h) == 200)
 		buf_puts(&why, "neither Streamable HTTP nor HTTP+SSE: the GET is not an event stream");
 	else
 		http_describe_error(h, &why);
@@ -2063,8 +2057,7 @@ static void mcp_close(struct connector *conn, long timeout_ms)
 		return;
 	}
 	h = connector_http(up, "DELETE", up->c->url, 1);
-	h->on_done = on_delete_done;
-	h->arg = up;
+	http_callbacks(h, NULL, NULL, on_delete_done, up);
 	up->del = h;
 	if (http_start(h, timeout_ms, timeout_ms) != 0) {
 		http_free(h);
