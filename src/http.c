@@ -144,7 +144,7 @@ struct http *http_new(struct loop *loop, const char *method, const char *url)
 	h->loop = loop;
 	h->easy = loop_easy_get(loop);
 	if (!h->easy)
-		abort();
+		xalloc_die();
 	curl_easy_setopt(h->easy, CURLOPT_URL, url);
 	curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST,
 			 strcmp(method, "GET") == 0 ? NULL : method);
@@ -169,7 +169,7 @@ void http_header_line(struct http *h, const char *line)
 	struct curl_slist *n = curl_slist_append(h->hdrs, line);
 
 	if (!n)
-		abort();
+		xalloc_die();
 	h->hdrs = n;
 }
 
