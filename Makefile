@@ -58,6 +58,7 @@ $(BUILD):
 # A test may stand in for modules with fakes: FAKES_X lists tests/unit/fake_M.c
 # files, each linked instead of build/M.o (e.g. a fake http.c under the connector).
 .SECONDEXPANSION:
+FAKES_mcp_conn := tests/unit/fake_http.c
 $(BUILD)/test_%: tests/unit/test_%.c $(LIBOBJS) $$(FAKES_$$*) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-unused-parameter -o $@ $< $(FAKES_$*) \
 		$(filter-out $(patsubst tests/unit/fake_%.c,$(BUILD)/%.o,$(FAKES_$*)),$(LIBOBJS)) \
