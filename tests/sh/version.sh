@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/sh/version.sh - `mcpmux --version` (and -V, version) prints mcpmux's version
 # (the Makefile's VERSION), the libcurl and libsodium versions it runs with, and
-# every MCP protocol version of mcp_versions[] in src/upstream.c.
+# every MCP protocol version of mcp_versions[] in src/protocol.c.
 # usage: tests/sh/version.sh [path/to/mcpmux]   (default ./mcpmux, or $MCPMUX_BIN)
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
@@ -33,11 +33,11 @@ else
 	fail "line 2 is '${lines[1]:-}', want 'libcurl X, libsodium Y'"
 fi
 
-src=$(sed -n '/mcp_versions\[\] *=/,/}/p' src/upstream.c | grep -oE '"[0-9]{4}-[0-9]{2}-[0-9]{2}"' | tr -d '"')
-[[ -n $src ]] || fail "no mcp_versions[] found in src/upstream.c"
+src=$(sed -n '/mcp_versions\[\] *=/,/}/p' src/protocol.c | grep -oE '"[0-9]{4}-[0-9]{2}-[0-9]{2}"' | tr -d '"')
+[[ -n $src ]] || fail "no mcp_versions[] found in src/protocol.c"
 if [[ ${lines[2]:-} =~ ^MCP\ protocol\ versions:((\ [0-9]{4}-[0-9]{2}-[0-9]{2})+)$ ]]; then
 	got=${BASH_REMATCH[1]# }
-	[[ $got == "$(echo $src)" ]] || fail "protocol versions '$got', src/upstream.c has '$(echo $src)'"
+	[[ $got == "$(echo $src)" ]] || fail "protocol versions '$got', src/protocol.c has '$(echo $src)'"
 else
 	fail "line 3 is '${lines[2]:-}', want 'MCP protocol versions: YYYY-MM-DD ...'"
 fi
