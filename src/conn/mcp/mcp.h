@@ -98,8 +98,9 @@ struct stream_kind {
  * valid. Complete messages wait in a queue for a 0 ms timer: they arrive
  * inside curl's write callback, where the transfer must not be freed; they
  * go to dispatch_message(). Owned by whoever embeds it (a request, or the
- * connector for its GET and legacy streams); only stream.c writes its
- * fields, but for `discard`, which its owner sets.
+ * connector for its GET and legacy streams). Only stream.c writes its
+ * fields, but for `discard`, which its owner sets, and the GET stream's
+ * parser.retry_ms, which notify.c lowers after a broken stream.
  */
 struct stream {
 	struct upstream *up;		/* the connector, or NULL before stream_init() */
@@ -125,7 +126,9 @@ struct stream {
 
 /* --- request.c: struct conn_req --- */
 
-/* A request or message to the connector. Owned by request.c (req_new, req_free). */
+/* A request or message to the connector. Created and freed by request.c (req_new,
+   req_free); its waiting flags are also set by whoever makes it wait or go on
+   (session.c, auth.c, legacy.c). */
 struct conn_req {
 	struct upstream *up;	/* owner */
 	struct conn_req *prev, *next; /* in up->reqs */
@@ -150,7 +153,8 @@ struct conn_req {
 /* The connector. Which file writes which field is said per group. */
 struct upstream {
 	struct connector base;		/* first: what the mux sees (set by mcp.c) */
-	/* mcp.c, at creation; read-only afterwards */
+	/* mcp.c: at creation (read-only afterwards), but for client_caps and log_level,
+	   which its entry points replace */
 	struct loop *loop;		/* not owned */
 	const struct config *cfg;	/* not owned */
 	const struct connector_cfg *c;	/* not owned */
@@ -160,7 +164,8 @@ struct upstream {
 	/* request.c */
 	long long next_id;
 	struct conn_req *reqs;		/* every request and message in flight or waiting */
-	struct buf *delivering;		/* the message a reply callback is reading, or NULL */
+	struct buf *delivering;		/* the message a reply callback is reading, or NULL
+					   (mcp_take_reply() takes it) */
 	/* stream.c */
 	struct buf refusal_logged;	/* the last refusal logged: a repeat is not logged again */
 	/* session.c */
@@ -196,7 +201,7 @@ struct upstream {
 	struct loop_timer *notif_retry;	/* reopens the stream */
 	long notif_backoff_ms;		/* wait before the next reopen after a failure */
 	int notif_none;			/* the server has no such stream (405) */
-	/* legacy.c (legacy itself is set by request.c, when initialize is refused) */
+	/* legacy.c */
 	int legacy;			/* speaks the 2024-11-05 HTTP+SSE transport */
 	char *post_url;			/* legacy: where messages go (the endpoint event) */
 	struct stream lstream;		/* legacy: the GET stream every reply comes on */
