@@ -59,6 +59,7 @@ $(BUILD):
 # files, each linked instead of build/M.o (e.g. a fake http.c under the connector).
 .SECONDEXPANSION:
 FAKES_creds := tests/unit/fake_vault.c
+FAKES_mcp_conn := tests/unit/fake_http.c
 $(BUILD)/test_%: tests/unit/test_%.c $(LIBOBJS) $$(FAKES_$$*) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-unused-parameter -o $@ $< $(FAKES_$*) \
 		$(filter-out $(patsubst tests/unit/fake_%.c,$(BUILD)/%.o,$(FAKES_$*)),$(LIBOBJS)) \

@@ -11,6 +11,31 @@
 
 #define HTTP_PRESIZE_MAX (32u << 20)
 
+/* Only this file reads or writes these fields; everyone else uses http.h. */
+struct http {
+	struct loop *loop;	/* the loop it runs on (not owned) */
+	CURL *easy;		/* the transfer */
+	struct curl_slist *hdrs; /* request headers, zeroed on free */
+	struct buf reqbody;	/* request body */
+	long status;		/* HTTP status, 0 until known */
+	char ctype[64];		/* response media type, lower case, no parameters */
+	char *session_id;	/* Mcp-Session-Id response header, or NULL */
+	int bad_session_id;	/* ...it was sent, empty or with bytes outside visible ASCII */
+	char *www_auth;		/* WWW-Authenticate response header, or NULL */
+	struct buf body;	/* collected body (when not streamed) */
+	int streaming;		/* body goes to on_data instead of `body` */
+	int headers_done;	/* the first body byte (or the end) was seen */
+	int too_big;		/* body exceeded max_body */
+	size_t max_body;	/* cap on a collected body; 0 = HTTP_MAX_BODY */
+	CURLcode result;	/* transfer result, valid in on_done */
+	char errbuf[CURL_ERROR_SIZE]; /* curl's message for result */
+	http_want_cb want_stream; /* decides streaming once headers are in */
+	http_data_cb on_data;
+	http_done_cb on_done;
+	void *arg;		/* passed back untouched */
+	int running;		/* added to the loop and not yet done */
+	int sensitive;		/* bodies may hold secrets: wipe them when freed */
+};
 
 static void check_headers(struct http *h)
 {
@@ -114,14 +139,12 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 
 struct http *http_new(struct loop *loop, const char *method, const char *url)
 {
-	struct http *h = calloc(1, sizeof(*h));
+	struct http *h = xcalloc(1, sizeof(*h));
 
-	if (!h)
-		abort();
 	h->loop = loop;
 	h->easy = loop_easy_get(loop);
 	if (!h->easy)
-		abort();
+		xalloc_die();
 	curl_easy_setopt(h->easy, CURLOPT_URL, url);
 	curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST,
 			 strcmp(method, "GET") == 0 ? NULL : method);
@@ -146,17 +169,15 @@ void http_header_line(struct http *h, const char *line)
 	struct curl_slist *n = curl_slist_append(h->hdrs, line);
 
 	if (!n)
-		abort();
+		xalloc_die();
 	h->hdrs = n;
 }
 
 void http_header(struct http *h, const char *name, const char *value)
 {
 	size_t nn = strlen(name), nv = strlen(value);
-	char stack[256], *line = nn + nv + 3 <= sizeof(stack) ? stack : malloc(nn + nv + 3);
+	char stack[256], *line = nn + nv + 3 <= sizeof(stack) ? stack : xmalloc(nn + nv + 3);
 
-	if (!line)
-		abort();
 	memcpy(line, name, nn);
 	line[nn] = ':';
 	line[nn + 1] = ' ';
@@ -171,6 +192,35 @@ void http_body(struct http *h, const char *data, size_t n)
 {
 	buf_reset(&h->reqbody);
 	buf_add(&h->reqbody, data, n);
+}
+
+void http_callbacks(struct http *h, http_want_cb want, http_data_cb on_data,
+		    http_done_cb on_done, void *arg)
+{
+	h->want_stream = want;
+	h->on_data = on_data;
+	h->on_done = on_done;
+	h->arg = arg;
+}
+
+void http_set_max_body(struct http *h, size_t max)
+{
+	h->max_body = max;
+}
+
+void http_set_sensitive(struct http *h)
+{
+	h->sensitive = 1;
+}
+
+void http_set_ca_file(struct http *h, const char *path)
+{
+	curl_easy_setopt(h->easy, CURLOPT_CAINFO, path);
+}
+
+void http_set_no_proxy(struct http *h)
+{
+	curl_easy_setopt(h->easy, CURLOPT_NOPROXY, "*");
 }
 
 static void on_done(CURL *easy, CURLcode res, void *arg)
@@ -250,4 +300,54 @@ void http_describe_error(const struct http *h, struct buf *out)
 	} else {
 		buf_puts(out, "unexpected response");
 	}
+}
+
+long http_status(const struct http *h)
+{
+	return h->status;
+}
+
+const char *http_content_type(const struct http *h)
+{
+	return h->ctype;
+}
+
+const char *http_session_id(const struct http *h)
+{
+	return h->session_id;
+}
+
+int http_bad_session_id(const struct http *h)
+{
+	return h->bad_session_id;
+}
+
+const char *http_www_auth(const struct http *h)
+{
+	return h->www_auth;
+}
+
+int http_streaming(const struct http *h)
+{
+	return h->streaming;
+}
+
+int http_too_big(const struct http *h)
+{
+	return h->too_big;
+}
+
+const struct buf *http_response(const struct http *h)
+{
+	return &h->body;
+}
+
+CURLcode http_result(const struct http *h)
+{
+	return h->result;
+}
+
+int http_running(const struct http *h)
+{
+	return h->running;
 }

@@ -155,7 +155,7 @@ static struct http *vault_http(struct vault *v, const char *method, const char *
 	buf_printf(&url, "%s/v1/%s", v->base, path);
 	h = http_new(v->loop, method, url.data);
 	buf_free(&url);
-	h->sensitive = 1;
+	http_set_sensitive(h);
 	http_header(h, "X-Vault-Request", "true");
 	http_header(h, "Accept", "application/json");
 	if (v->ns)
@@ -167,11 +167,11 @@ static struct http *vault_http(struct vault *v, const char *method, const char *
 		secret_free(line);
 	}
 	if (v->ca)
-		curl_easy_setopt(h->easy, CURLOPT_CAINFO, v->ca);
+		http_set_ca_file(h, v->ca);
 	/* http:// is allowed to loopback because the token stays on this machine;
 	   $http_proxy would carry it off in clear text. */
 	if (v->direct)
-		curl_easy_setopt(h->easy, CURLOPT_NOPROXY, "*");
+		http_set_no_proxy(h);
 	return h;
 }
 
@@ -209,7 +209,8 @@ static void vault_errors(const struct http *h, struct buf *out)
 	int errs, k, i;
 
 	json_init(&j);
-	if (h->body.len && !json_parse(&j, h->body.data, h->body.len) &&
+	if (http_response(h)->len &&
+	    !json_parse(&j, http_response(h)->data, http_response(h)->len) &&
 	    json_type(&j, errs = json_get(&j, 0, "errors")) == JSMN_ARRAY) {
 		for (i = 0, k = errs + 1; i < json_size(&j, errs); i++, k = json_next(&j, k)) {
 			if (i)
@@ -230,30 +231,30 @@ static enum vault_err classify(const struct http *h, const char *what, struct bu
 	enum vault_err e = VAULT_ERR_TRANSIENT;
 
 	vault_errors(h, &errs);
-	if (h->result != CURLE_OK) {
+	if (http_result(h) != CURLE_OK) {
 		buf_printf(err, "%s: the vault is unreachable (", what);
 		http_describe_error(h, err);
 		buf_putc(err, ')');
-	} else if (h->status == 503) {
+	} else if (http_status(h) == 503) {
 		buf_printf(err, "%s: the vault is sealed or unavailable (HTTP 503)", what);
-	} else if (h->status == 429 || h->status >= 500) {
-		buf_printf(err, "%s: the vault failed (HTTP %ld%s%s)", what, h->status,
+	} else if (http_status(h) == 429 || http_status(h) >= 500) {
+		buf_printf(err, "%s: the vault failed (HTTP %ld%s%s)", what, http_status(h),
 			   errs.len ? ": " : "", buf_str(&errs));
-	} else if (h->status == 403 && strstr(buf_str(&errs), "invalid token")) {
+	} else if (http_status(h) == 403 && strstr(buf_str(&errs), "invalid token")) {
 		e = VAULT_ERR_CONFIG;
 		buf_printf(err, "%s: the vault refused mcpmux's vault token (invalid or expired) - %s",
 			   what, v_auth_hint);
-	} else if (h->status == 403) {
+	} else if (http_status(h) == 403) {
 		e = VAULT_ERR_CONFIG;
 		buf_printf(err, "%s: permission denied by the vault (%s) - check the vault policy "
 			   "for this path and the vault token", what, errs.len ? errs.data : "403");
-	} else if (h->status == 404) {
+	} else if (http_status(h) == 404) {
 		e = VAULT_ERR_CONFIG;
 		buf_printf(err, "%s: not found in the vault (HTTP 404) - check the mount, path "
 			   "and version", what);
 	} else {
 		e = VAULT_ERR_CONFIG;
-		buf_printf(err, "%s: the vault answered HTTP %ld%s%s", what, h->status,
+		buf_printf(err, "%s: the vault answered HTTP %ld%s%s", what, http_status(h),
 			   errs.len ? ": " : "", buf_str(&errs));
 	}
 	buf_free(&errs);
@@ -265,7 +266,7 @@ static int is_invalid_token(const struct http *h)
 	struct buf errs = BUF_INIT;
 	int r;
 
-	if (h->status != 403)
+	if (http_status(h) != 403)
 		return 0;
 	vault_errors(h, &errs);
 	r = strstr(buf_str(&errs), "invalid token") != NULL;
@@ -308,7 +309,7 @@ static void read_done_ok(struct vault_read *r, struct http *h)
 	void *arg = r->arg;
 
 	json_init(&j);
-	if (json_parse(&j, buf_str(&h->body), h->body.len) == 0) {
+	if (json_parse(&j, buf_str(http_response(h)), http_response(h)->len) == 0) {
 		data = json_get(&j, 0, "data");
 		if (r->ref->kind == CRED_OAUTH) {
 			f = json_get(&j, data, "access_token");
@@ -368,11 +369,11 @@ static void on_read_done(struct http *h, void *arg)
 	struct buf err = BUF_INIT;
 	enum vault_err e;
 
-	if (h->result == CURLE_OK && h->status == 200) {
+	if (http_result(h) == CURLE_OK && http_status(h) == 200) {
 		read_done_ok(r, h);
 		return;
 	}
-	if (r->ref->kind == CRED_OAUTH && h->result == CURLE_OK && h->status == 400 &&
+	if (r->ref->kind == CRED_OAUTH && http_result(h) == CURLE_OK && http_status(h) == 400 &&
 	    r->min_seconds > OAUTH_MIN_SECONDS) {
 		/* The broker cannot promise that long (its tokens live less): it has
 		   refreshed what it could; take its token at the usual minimum. */
@@ -408,8 +409,7 @@ static void read_send(struct vault_read *r)
 		buf_printf(&path, "?minimum_seconds=%ld", r->min_seconds);
 	r->http = vault_http(v, "GET", path.data, 1);
 	buf_free(&path);
-	r->http->on_done = on_read_done;
-	r->http->arg = r;
+	http_callbacks(r->http, NULL, NULL, on_read_done, r);
 	if (http_start(r->http, VAULT_TIMEOUT_MS, VAULT_TIMEOUT_MS) != 0)
 		log_error("vault: cannot start a request");
 }
@@ -464,7 +464,7 @@ static int take_auth(struct vault *v, struct http *h, int fresh)
 	long long lease = 0;
 
 	json_init(&j);
-	if (json_parse(&j, buf_str(&h->body), h->body.len) != 0) {
+	if (json_parse(&j, buf_str(http_response(h)), http_response(h)->len) != 0) {
 		json_free(&j);
 		return -1;
 	}
@@ -497,7 +497,7 @@ static void on_login_done(struct http *h, void *arg)
 	enum vault_err e;
 
 	v->auth = NULL;
-	if (h->result == CURLE_OK && h->status == 200 && take_auth(v, h, 1) == 0) {
+	if (http_result(h) == CURLE_OK && http_status(h) == 200 && take_auth(v, h, 1) == 0) {
 		http_free(h);
 		log_debug("vault: logged in with AppRole");
 		send_waiting(v);
@@ -520,8 +520,8 @@ static void on_lookup_done(struct http *h, void *arg)
 
 	v->auth = NULL;
 	json_init(&j);
-	if (h->result == CURLE_OK && h->status == 200 &&
-	    json_parse(&j, buf_str(&h->body), h->body.len) == 0) {
+	if (http_result(h) == CURLE_OK && http_status(h) == 200 &&
+	    json_parse(&j, buf_str(http_response(h)), http_response(h)->len) == 0) {
 		data = json_get(&j, 0, "data");
 		json_int(&j, json_get(&j, data, "ttl"), &ttl);
 		if (json_is_true(&j, json_get(&j, data, "renewable"))) {
@@ -538,7 +538,7 @@ static void on_renew_done(struct http *h, void *arg)
 	struct vault *v = arg;
 
 	v->auth = NULL;
-	if (h->result == CURLE_OK && h->status == 200 && take_auth(v, h, 0) == 0) {
+	if (http_result(h) == CURLE_OK && http_status(h) == 200 && take_auth(v, h, 0) == 0) {
 		http_free(h);
 		log_debug("vault: token renewed");
 		return;
@@ -568,8 +568,7 @@ static void on_renew_timer(void *arg)
 	}
 	h = vault_http(v, "POST", "auth/token/renew-self", 1);
 	http_body(h, "{}", 2);
-	h->on_done = on_renew_done;
-	h->arg = v;
+	http_callbacks(h, NULL, NULL, on_renew_done, v);
 	v->auth = h;
 	if (http_start(h, VAULT_TIMEOUT_MS, VAULT_TIMEOUT_MS) != 0) {
 		http_free(h);
@@ -611,8 +610,7 @@ static void login_token(struct vault *v)
 	if (v->auth)
 		return;
 	h = vault_http(v, "GET", "auth/token/lookup-self", 1);
-	h->on_done = on_lookup_done;
-	h->arg = v;
+	http_callbacks(h, NULL, NULL, on_lookup_done, v);
 	v->auth = h;
 	if (http_start(h, VAULT_TIMEOUT_MS, VAULT_TIMEOUT_MS) != 0) {
 		http_free(h);
@@ -645,8 +643,7 @@ static void login_approle(struct vault *v)
 	h = vault_http(v, "POST", "auth/approle/login", 0);
 	http_body(h, body.data, body.len);
 	buf_wipe(&body);
-	h->on_done = on_login_done;
-	h->arg = v;
+	http_callbacks(h, NULL, NULL, on_login_done, v);
 	v->auth = h;
 	v->tstate = TOKEN_PENDING;
 	if (http_start(h, VAULT_TIMEOUT_MS, VAULT_TIMEOUT_MS) != 0) {

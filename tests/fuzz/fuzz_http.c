@@ -37,22 +37,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* nul: the input holds a NUL, which ends a kept value early (www_auth is a C string). */
 static void check(const struct http *h, int nul)
 {
-	const char *s;
+	const char *s, *sid = http_session_id(h), *auth = http_www_auth(h);
 
-	if (h->session_id) {
-		FUZZ_CHECK(!h->bad_session_id, "a session id kept and flagged");
-		FUZZ_CHECK(h->session_id[0], "an empty session id kept");
-		for (s = h->session_id; *s; s++)
+	if (sid) {
+		FUZZ_CHECK(!http_bad_session_id(h), "a session id kept and flagged");
+		FUZZ_CHECK(sid[0], "an empty session id kept");
+		for (s = sid; *s; s++)
 			FUZZ_CHECK((unsigned char)*s >= 0x21 && (unsigned char)*s <= 0x7e,
 				   "session id holds 0x%02x", (unsigned char)*s);
 	}
-	if (h->www_auth) {
-		size_t n = strlen(h->www_auth);
+	if (auth) {
+		size_t n = strlen(auth);
 
-		FUZZ_CHECK(!strchr(h->www_auth, '\n'), "WWW-Authenticate holds a line break");
-		FUZZ_CHECK(nul || !n || (h->www_auth[n - 1] != '\r' && h->www_auth[n - 1] != ' '),
+		FUZZ_CHECK(!strchr(auth, '\n'), "WWW-Authenticate holds a line break");
+		FUZZ_CHECK(nul || !n || (auth[n - 1] != '\r' && auth[n - 1] != ' '),
 			   "WWW-Authenticate ends in a blank");
-		FUZZ_CHECK(!n || (h->www_auth[0] != ' ' && h->www_auth[0] != '\t'),
+		FUZZ_CHECK(!n || (auth[0] != ' ' && auth[0] != '\t'),
 			   "WWW-Authenticate starts with a blank");
 	}
 }
@@ -71,18 +71,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		http_header_in(h, p, n);
 		check(h, nul);
 		if (n > 5 && !strncmp(p, "HTTP/", 5)) {
-			FUZZ_CHECK(!h->session_id && !h->www_auth && !h->bad_session_id,
+			FUZZ_CHECK(!http_session_id(h) && !http_www_auth(h) && !http_bad_session_id(h),
 				   "a status line kept the previous response's headers");
 			saw_sid = 0;
 		} else if (n > 15 && !strncasecmp(p, "mcp-session-id:", 15)) {
 			saw_sid = 1;
-			FUZZ_CHECK(h->session_id || h->bad_session_id,
+			FUZZ_CHECK(http_session_id(h) || http_bad_session_id(h),
 				   "an Mcp-Session-Id line neither kept nor flagged");
 		}
 		p += n;
 	}
 	if (!saw_sid)
-		FUZZ_CHECK(!h->session_id && !h->bad_session_id, "a session id from nowhere");
+		FUZZ_CHECK(!http_session_id(h) && !http_bad_session_id(h), "a session id from nowhere");
 	http_free(h);
 	return 0;
 }

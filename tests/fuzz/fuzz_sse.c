@@ -79,7 +79,7 @@ static int on_event(const struct sse_event *ev, void *arg)
 	FUZZ_CHECK(ev->data[ev->data_len] == '\0', "event data not NUL-terminated");
 	FUZZ_CHECK(ev->data_len > 0, "an event with empty data was dispatched");
 	if (o->n % 2) {
-		/* as upstream.c does with a big message: the buffer itself, no copy */
+		/* as conn/mcp/stream.c does with a message: the buffer itself, no copy */
 		struct buf taken = BUF_INIT;
 		size_t n = ev->data_len;
 
