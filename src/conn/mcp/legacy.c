@@ -77,7 +77,7 @@ static int legacy_event(const struct sse_event *ev, void *arg)
 	}
 	/* Requests held for the endpoint go out on the next turn of the loop. */
 	if (!up->lsend)
-		up->lsend = loop_timer_add(up->loop, 0, legacy_send_waiting, up);
+		up->lsend = loop_defer(up->loop, legacy_send_waiting, up);
 	return 0;
 }
 
@@ -111,7 +111,7 @@ void legacy_open(struct upstream *up)
 void legacy_stop(struct upstream *up)
 {
 	stream_free(&up->lstream);
-	loop_timer_cancel(up->loop, up->lsend);
+	loop_defer_cancel(up->loop, up->lsend);
 	up->lsend = NULL;
 	free(up->post_url);
 	up->post_url = NULL;

@@ -120,7 +120,7 @@ struct stream {
 	int refused;			/* the message being received cannot be used */
 	struct buf why;			/* why the last one was refused, for the user */
 	struct up_msg *head, **tail;	/* complete messages, oldest first */
-	struct loop_timer *drain;	/* will hand them over */
+	struct loop_defer *drain;	/* will hand them over, next turn */
 	struct loop_timer *resume;	/* will ask for the rest of the stream (stream_resume) */
 };
 
@@ -147,7 +147,8 @@ struct conn_req {
 	int retried_401;	/* already retried with a fresh credential */
 	conn_reply_cb cb;
 	void *arg;
-	struct buf failure;	/* error to report from a 0 ms timer */
+	struct buf failure;	/* error to report on the next turn */
+	struct loop_defer *fail_soon;	/* ...which reports it (req_fail_later) */
 };
 
 /* The connector. Which file writes which field is said per group. */
@@ -205,7 +206,7 @@ struct upstream {
 	int legacy;			/* speaks the 2024-11-05 HTTP+SSE transport */
 	char *post_url;			/* legacy: where messages go (the endpoint event) */
 	struct stream lstream;		/* legacy: the GET stream every reply comes on */
-	struct loop_timer *lsend;	/* sends what waited for the endpoint */
+	struct loop_defer *lsend;	/* sends what waited for the endpoint */
 };
 
 #define UP(c)	((struct upstream *)(c))

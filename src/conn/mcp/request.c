@@ -23,6 +23,7 @@ void req_free(struct conn_req *r)
 	DLIST_UNLINK(r->up->reqs, r);
 	if (r->deadline)
 		loop_timer_cancel(r->up->loop, r->deadline);
+	loop_defer_cancel(r->up->loop, r->fail_soon);
 	stream_free(&r->reply);
 	buf_free(&r->body);
 	buf_free(&r->failure);
@@ -456,6 +457,8 @@ void req_finish(struct conn_req *r, const char *msg, size_t n, const struct json
 		loop_timer_cancel(up->loop, r->deadline);
 		r->deadline = NULL;
 	}
+	loop_defer_cancel(up->loop, r->fail_soon);
+	r->fail_soon = NULL;
 	if (r->cb) {
 		r->cb(&up->base, msg, n, j, err, r->arg);
 		r->cb = NULL;
@@ -513,14 +516,16 @@ static void on_fail_later(void *arg)
 {
 	struct conn_req *r = arg;
 
-	r->deadline = NULL;
+	r->fail_soon = NULL;
 	req_finish(r, NULL, 0, NULL, r->failure.data);
 }
 
 void req_fail_later(struct conn_req *r)
 {
 	loop_timer_cancel(r->up->loop, r->deadline);
-	r->deadline = loop_timer_add(r->up->loop, 0, on_fail_later, r);
+	r->deadline = NULL;
+	if (!r->fail_soon)
+		r->fail_soon = loop_defer(r->up->loop, on_fail_later, r);
 }
 
 void req_cancel(struct conn_req *r, const char *reason)

@@ -73,8 +73,7 @@ void stream_free(struct stream *s)
 	if (!s->up)
 		return;
 	http_free(s->http);
-	if (s->drain)
-		loop_timer_cancel(s->up->loop, s->drain);
+	loop_defer_cancel(s->up->loop, s->drain);
 	if (s->resume)
 		loop_timer_cancel(s->up->loop, s->resume);
 	while ((m = s->head)) {
@@ -170,7 +169,7 @@ static void queue(struct stream *s, struct up_msg *m)
 	*s->tail = m;
 	s->tail = &m->next;
 	if (!s->drain)
-		s->drain = loop_timer_add(s->up->loop, 0, on_drain, s);
+		s->drain = loop_defer(s->up->loop, on_drain, s);
 }
 
 /* A whole message arrived in *text (taken): checked and queued, or refused. */
@@ -277,8 +276,7 @@ void stream_drain(struct stream *s)
 	struct up_msg *list = s->head, *m;
 	int done = 0;
 
-	if (s->drain)
-		loop_timer_cancel(up->loop, s->drain);
+	loop_defer_cancel(up->loop, s->drain);
 	s->drain = NULL;
 	s->head = NULL;
 	s->tail = &s->head;
