@@ -93,5 +93,7 @@ struct down_outreq *down_outreq_new(struct downstream *d, down_answer_cb cb, voi
 const char *down_outreq_id(const struct down_outreq *o);
 /* Forgets it: an answer that comes later is dropped. */
 void down_outreq_free(struct downstream *d, struct down_outreq *o);
+/* Withdraws it: notifications/cancelled with reason goes to the agent, then down_outreq_free(). */
+void down_outreq_withdraw(struct downstream *d, struct down_outreq *o, const char *reason);
 
 #endif

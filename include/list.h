@@ -31,29 +31,25 @@
 	(head) = (n);					\
 } while (0)
 
-/* Unlinks n from the queue (head, tail). */
-#define DLIST_UNLINK_QUEUE(head, tail, n) do {		\
+/* Unlinks n; at_tail is what a queue does when n was its last node. */
+#define DLIST_UNLINK_(head, n, at_tail) do {		\
 	if ((n)->prev)					\
 		(n)->prev->next = (n)->next;		\
 	else if ((head) == (n))				\
 		(head) = (n)->next;			\
 	if ((n)->next)					\
 		(n)->next->prev = (n)->prev;		\
-	else if ((tail) == (n))				\
-		(tail) = (n)->prev;			\
+	else						\
+		at_tail;				\
 	(n)->prev = (n)->next = NULL;			\
 } while (0)
 
+/* Unlinks n from the queue (head, tail). */
+#define DLIST_UNLINK_QUEUE(head, tail, n)		\
+	DLIST_UNLINK_(head, n, if ((tail) == (n)) (tail) = (n)->prev)
+
 /* Unlinks n from a list with no tail pointer. */
-#define DLIST_UNLINK(head, n) do {			\
-	if ((n)->prev)					\
-		(n)->prev->next = (n)->next;		\
-	else if ((head) == (n))				\
-		(head) = (n)->next;			\
-	if ((n)->next)					\
-		(n)->next->prev = (n)->prev;		\
-	(n)->prev = (n)->next = NULL;			\
-} while (0)
+#define DLIST_UNLINK(head, n) DLIST_UNLINK_(head, n, (void)0)
 
 /* Removes n from a singly linked list (nodes with `next` only), if it is there. */
 #define SLIST_REMOVE(head, n) do {			\

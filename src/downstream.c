@@ -339,6 +339,16 @@ void down_outreq_free(struct downstream *d, struct down_outreq *o)
 	free(o);
 }
 
+void down_outreq_withdraw(struct downstream *d, struct down_outreq *o, const char *reason)
+{
+	buf_printf(&d->out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\","
+		   "\"params\":{\"requestId\":\"%s\",\"reason\":", o->id);
+	json_escape_str(&d->out, reason);
+	buf_puts(&d->out, "}}");
+	end_message(d);
+	down_outreq_free(d, o);
+}
+
 /* The agent answered one of our requests: its callback, once. */
 static void handle_response(struct downstream *d, const struct json *j, int id)
 {

@@ -196,11 +196,7 @@ static void cancel_relayed(struct server *s, struct connector *conn, const struc
 			break;
 	if (!y)
 		return;
-	buf_printf(down_begin(s->down), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\","
-		   "\"params\":{\"requestId\":\"%s\",\"reason\":\"the connector cancelled it\"}}",
-		   down_outreq_id(y->o));
-	down_end(s->down);
-	down_outreq_free(s->down, y->o);
+	down_outreq_withdraw(s->down, y->o, "the connector cancelled it");
 	relay_free(y);
 }
 
@@ -315,11 +311,7 @@ static void elicit_cancel(void *arg, void *handle)
 	struct server *s = arg;
 	struct ask *a = handle;
 
-	buf_printf(down_begin(s->down), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\","
-		   "\"params\":{\"requestId\":\"%s\",\"reason\":\"decided elsewhere\"}}",
-		   down_outreq_id(a->o));
-	down_end(s->down);
-	down_outreq_free(s->down, a->o);
+	down_outreq_withdraw(s->down, a->o, "decided elsewhere");
 	free(a);
 }
 
