@@ -4,7 +4,7 @@
  * Channels ([mcpmux] approvals): terminals attached to this process's UNIX
  * socket (`mcpmux approve`; the messages are include/approve_proto.h, the
  * rest docs/approval-protocol.md), the client's MCP
- * elicitation (the downstream does the talking, through approval_elicit_ops),
+ * elicitation (the server does the talking, through approval_elicit_ops),
  * a prompt on /dev/tty, or nobody (deny). Every request ends in exactly one
  * callback (allowed, denied, timed out, no channel) unless cancelled, and no
  * later than approval_timeout. While a request waits, the loop runs on: other
@@ -42,7 +42,7 @@ struct approval_call {
 /* by: "terminal", "elicitation", "tty" or "policy"; text: for the model when not allowed. */
 typedef void (*approval_cb)(enum approval_result r, const char *by, const char *text, void *arg);
 
-/* How the broker asks through the client; implemented by the downstream. */
+/* How the broker asks through the client; implemented by the server (server.c). */
 struct approval_elicit_ops {
 	int (*available)(void *arg);	/* the client declared the elicitation capability */
 	/* Sends the question; calls done(ctx, accepted) once (accepted -1: no answer). */
