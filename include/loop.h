@@ -15,19 +15,19 @@
  * ever called from inside the function that registered it.
  *
  * One turn (loop_run_once(), and each round of loop_run()):
- *   1. the work deferred before the turn began, in the order it was deferred;
- *   2. transfers paused under back-pressure resume, curl's expired timer,
+ *   1. transfers paused under back-pressure resume, curl's expired timer,
  *      the callbacks of finished transfers;
- *   3. one poll() over our descriptors and curl's, sleeping at most until the
- *      next timer (not at all while deferred work waits, nor in a turn that
- *      ran deferred work in step 1: a caller of loop_run_once() sees its
- *      effects before more time passes);
- *   4. curl's socket events, then finished transfers' callbacks;
- *   5. our descriptors' callbacks, in the order the watches were added (a
+ *   2. one poll() over our descriptors and curl's, sleeping at most until the
+ *      next timer (not at all while deferred work waits);
+ *   3. curl's socket events, then finished transfers' callbacks;
+ *   4. our descriptors' callbacks, in the order the watches were added (a
  *      removal moves the last watch into the hole); signals arrive here, on
  *      the loop's own pipe;
- *   6. expired timers, earliest deadline first, equal deadlines in the order
- *      they were added.
+ *   5. expired timers, earliest deadline first, equal deadlines in the order
+ *      they were added;
+ *   6. deferred work, in the order deferred, in passes (see loop_defer()):
+ *      what the turn's events set in motion is done when the turn ends, so a
+ *      caller of loop_run_once() sees it.
  * loop_stop(): loop_run() returns once the callback that called it is done;
  * the descriptors, timers and deferred work that turn has not reached yet
  * wait for the next one (finished transfers are still all reported).
@@ -75,7 +75,7 @@ int loop_io_add(struct loop *l, int fd, short events, loop_io_cb cb, void *arg);
 void loop_io_events(struct loop *l, int fd, short events);
 void loop_io_del(struct loop *l, int fd);
 
-/* One-shot timers, ms from now (ms <= 0: due at once, run in step 6 of the
+/* One-shot timers, ms from now (ms <= 0: due at once, run in step 5 of the
    turn). The returned handle is valid until the callback runs or
    loop_timer_cancel() is called, whichever comes first. Not for work that
    only has to leave the current call: that is loop_defer(). */
@@ -83,10 +83,13 @@ struct loop_timer *loop_timer_add(struct loop *l, int64_t ms, loop_timer_cb cb, 
 void loop_timer_cancel(struct loop *l, struct loop_timer *t);	/* NULL: nothing */
 
 /*
- * Deferred work: cb(arg) runs at the start of the next turn (step 1), never
- * inside loop_defer() itself, in the order deferred; work deferred by a
- * deferred callback waits for the turn after, so a chain of them cannot
- * starve the descriptors. While any is waiting, the poll() does not sleep.
+ * Deferred work: cb(arg) runs at the end of the turn (step 6), never inside
+ * loop_defer() itself, in the order deferred. A pass runs what was deferred
+ * before it began; what those callbacks defer goes to the next pass, at most
+ * 4 passes a turn (a connector's reply handed over, then the output to the
+ * agent flushed, all in the turn its bytes came in); the rest waits for the
+ * next turn, so a chain of deferrals cannot starve the descriptors. While
+ * any is waiting, the poll() does not sleep.
  * The one way to run something "right after this": a reply that must not be
  * sent from inside the call that asked, a flush after a burst of writes.
  * The handle is valid until the callback runs or loop_defer_cancel() is
@@ -99,7 +102,7 @@ void loop_defer_cancel(struct loop *l, struct loop_defer *d);	/* NULL: nothing *
  * Signals as loop events: once added, each delivery of signo makes the
  * async-signal-safe handler write its number to the loop's own non-blocking
  * pipe (created with the first signal), and cb(signo, arg) runs on the loop
- * in step 5 of a turn, once per delivery that found room in the pipe (a
+ * in step 4 of a turn, once per delivery that found room in the pipe (a
  * flood is coalesced), in the order they came. The handler is installed
  * with no flags (no SA_RESTART: a blocking call sees EINTR) and an empty
  * mask. One callback per signal per process: 0, or -1 (errno set) when

@@ -31,7 +31,7 @@ struct loop_timer {
 
 struct loop_defer {
 	struct loop_defer *prev, *next;	/* in l->defers, oldest first */
-	uint64_t turn;		/* the turn it was deferred in: runs in a later one */
+	uint64_t seq;		/* order of deferral: a pass runs those deferred before it began */
 	loop_defer_cb cb;
 	void *arg;
 };
@@ -55,6 +55,7 @@ struct csock {
 };
 
 #define LOOP_SPARE_EASY 32
+#define DEFER_PASSES 4		/* rounds of deferred work a turn runs (see run_deferred) */
 
 struct loop {
 	CURLM *multi;			/* every transfer in flight */
@@ -76,7 +77,7 @@ struct loop {
 	CURL **paused;			/* transfers paused while held */
 	size_t npaused, cappaused;
 	struct loop_defer *defers, *defers_tail;	/* deferred work, oldest first */
-	uint64_t turn;			/* turns begun: deferred work runs in a later one */
+	uint64_t defer_seq;		/* deferrals so far */
 	int sigpipe[2];			/* the signal handler writes signal numbers here */
 	struct sigwatch *sigs;		/* NSIG of them, by number, once one is added */
 };
@@ -336,7 +337,7 @@ struct loop_defer *loop_defer(struct loop *l, loop_defer_cb cb, void *arg)
 {
 	struct loop_defer *d = xcalloc(1, sizeof(*d));
 
-	d->turn = l->turn;
+	d->seq = ++l->defer_seq;
 	d->cb = cb;
 	d->arg = arg;
 	DLIST_APPEND(l->defers, l->defers_tail, d);
@@ -351,22 +352,30 @@ void loop_defer_cancel(struct loop *l, struct loop_defer *d)
 	free(d);
 }
 
-/* Step 1 of a turn: what was deferred before it began. Returns how many ran. */
-static int run_deferred(struct loop *l)
+/*
+ * The last step of a turn: what is deferred, in passes. A pass runs what was
+ * deferred before it began, in order; what its callbacks defer goes to the
+ * next pass, up to DEFER_PASSES a turn (a reply handed over, then the output
+ * flushed, in the turn the bytes came in); the rest waits for the next turn,
+ * whose poll() does not sleep, so a chain of deferrals cannot starve the
+ * descriptors.
+ */
+static void run_deferred(struct loop *l)
 {
-	uint64_t turn = ++l->turn;
-	int ran = 0;
+	int pass;
 
-	while (l->defers && l->defers->turn < turn && !l->stop) {
-		struct loop_defer *d = l->defers;
-		loop_defer_cb cb = d->cb;
-		void *arg = d->arg;
+	for (pass = 0; pass < DEFER_PASSES && l->defers && !l->stop; pass++) {
+		uint64_t last = l->defer_seq;
 
-		loop_defer_cancel(l, d);
-		cb(arg);
-		ran++;
+		while (l->defers && l->defers->seq <= last && !l->stop) {
+			struct loop_defer *d = l->defers;
+			loop_defer_cb cb = d->cb;
+			void *arg = d->arg;
+
+			loop_defer_cancel(l, d);
+			cb(arg);
+		}
 	}
-	return ran;
 }
 
 /* --- signals: a self-pipe per loop --- */
@@ -631,19 +640,16 @@ static int curl_event(struct loop *l, curl_socket_t fd, short rev)
 }
 
 /*
- * One turn (the steps of include/loop.h): deferred work, one poll() over our
- * descriptors and curl's, then curl's events, finished transfers, our
- * descriptors' callbacks and expired timers. A transfer added by a callback
+ * One turn (the steps of include/loop.h): one poll() over our descriptors
+ * and curl's, then curl's events, finished transfers, our descriptors'
+ * callbacks, expired timers and deferred work. A transfer added by a callback
  * starts (curl's 0 ms timer) before the next poll, without a poll of its own.
  */
 static int loop_once(struct loop *l, int max_ms)
 {
 	size_t i, nw, n;
-	int timeout, rc, ran;
+	int timeout, rc;
 
-	ran = run_deferred(l);
-	if (l->stop)
-		return 0;
 	if (l->resume)
 		resume_paused(l);
 	if (curl_timeout(l))
@@ -667,9 +673,7 @@ static int loop_once(struct loop *l, int max_ms)
 		l->pfds[nw + i].events = l->csocks[i].events;
 		l->pfds[nw + i].revents = 0;
 	}
-	/* A turn that ran deferred work does not sleep: whoever drives the loop
-	   turn by turn sees what that work did before more time passes. */
-	timeout = ran ? 0 : next_timeout(l);
+	timeout = next_timeout(l);
 	if (max_ms >= 0 && max_ms < timeout)
 		timeout = max_ms;
 	rc = poll(l->pfds, (nfds_t)n, timeout);
@@ -705,6 +709,7 @@ static int loop_once(struct loop *l, int max_ms)
 	if (l->stop)
 		return 0;
 	run_timers(l);
+	run_deferred(l);
 	return 0;
 }
 

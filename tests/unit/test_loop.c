@@ -154,10 +154,10 @@ static void defer_again(void *arg)
 	struct trace *t = arg;
 
 	note(t, 'r');
-	loop_defer(t->l, cb_e, t);	/* waits for the turn after */
+	loop_defer(t->l, cb_e, t);	/* the next pass */
 }
 
-static void test_defer_next_turn(void **state)
+static void test_defer_end_of_turn(void **state)
 {
 	struct trace *t = *state;
 
@@ -166,15 +166,48 @@ static void test_defer_next_turn(void **state)
 	loop_defer(t->l, cb_b, t);
 	/* Never inside the call. */
 	assert_int_equal(t->n, 0);
-	/* One turn runs what was deferred before it, in order. Its poll() has no
-	   limit of its own here (-1), and does not sleep: e waits. */
+	/* One turn runs them in order, then what they deferred. Its poll() has no
+	   limit of its own here (-1), and does not sleep while work waits. */
 	assert_int_equal(loop_run_once(t->l, -1), 0);
-	assert_string_equal(t->ev, "arb");
-	/* What a deferred callback deferred: the next turn. */
-	assert_int_equal(loop_run_once(t->l, 0), 0);
 	assert_string_equal(t->ev, "arbe");
 	assert_int_equal(loop_run_once(t->l, 0), 0);
 	assert_string_equal(t->ev, "arbe");
+}
+
+static void defer_chain(void *arg)
+{
+	struct trace *t = arg;
+
+	note(t, 'c');
+	loop_defer(t->l, defer_chain, t);
+}
+
+static void on_readable_note(int fd, short revents, void *arg)
+{
+	char c;
+
+	(void)revents;
+	if (read(fd, &c, 1) == 1)
+		note(arg, 'f');
+}
+
+/* A chain of deferrals: at most 4 passes a turn, and the descriptors still get their turn. */
+static void test_defer_chain_cannot_starve(void **state)
+{
+	struct trace *t = *state;
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "xy", 2), 2);
+	assert_int_equal(loop_io_add(t->l, p[0], POLLIN, on_readable_note, t), 0);
+	loop_defer(t->l, defer_chain, t);
+	assert_int_equal(loop_run_once(t->l, 0), 0);
+	assert_string_equal(t->ev, "fcccc");
+	assert_int_equal(loop_run_once(t->l, 0), 0);
+	assert_string_equal(t->ev, "fccccfcccc");
+	loop_io_del(t->l, p[0]);
+	close(p[0]);
+	close(p[1]);
 }
 
 static void defer_from_timer(void *arg)
@@ -185,25 +218,22 @@ static void defer_from_timer(void *arg)
 	loop_defer(t->l, cb_a, t);
 }
 
-static void test_defer_before_timers_of_next_turn(void **state)
+static void test_defer_after_timers(void **state)
 {
 	struct trace *t = *state;
 
-	/* A due timer defers work: it runs at the start of the next turn, before
-	   that turn's timers. */
+	/* A due timer defers work: it runs after the timers, in the same turn. */
 	loop_timer_add(t->l, 0, defer_from_timer, t);
-	assert_int_equal(loop_run_once(t->l, 0), 0);
-	assert_string_equal(t->ev, "t");
 	loop_timer_add(t->l, 0, cb_b, t);
 	assert_int_equal(loop_run_once(t->l, 0), 0);
-	assert_string_equal(t->ev, "tab");
+	assert_string_equal(t->ev, "tba");
 }
 
 /*
- * A turn that ran deferred work does not sleep until the next timer: a
- * caller driving the loop turn by turn (`mcpmux check` waiting for its
- * connectors) sees what that work did before the timer's time comes. The
- * timer here is 20 s away; had the turn slept, it would have fired in it.
+ * Work deferred before a turn is done in that turn, without sleeping until
+ * the next timer: a caller driving the loop turn by turn (`mcpmux check`
+ * waiting for its connectors) sees what it did before the timer's time comes.
+ * The timer here is 20 s away; had the turn slept, it would have fired in it.
  */
 static void test_defer_turn_does_not_sleep(void **state)
 {
@@ -437,8 +467,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timers_in_deadline_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_equal_deadlines_in_insertion_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timer_cancel, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_defer_next_turn, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_defer_before_timers_of_next_turn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defer_end_of_turn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defer_chain_cannot_starve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defer_after_timers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_turn_does_not_sleep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_stop, setup, teardown),
