@@ -1,5 +1,6 @@
 /* buf.c - growable byte buffer; see include/buf.h. */
 #include "buf.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,11 +8,6 @@
 
 #include <sodium.h>
 
-static void oom(void)
-{
-	fputs("mcpmux: out of memory\n", stderr);
-	abort();
-}
 
 void buf_init(struct buf *b)
 {
@@ -47,7 +43,7 @@ char *buf_detach(struct buf *b, size_t *len)
 	if (!p) {
 		p = calloc(1, 1);
 		if (!p)
-			oom();
+			xalloc_die();
 	}
 	if (len)
 		*len = b->len;
@@ -61,7 +57,7 @@ void buf_reserve(struct buf *b, size_t extra)
 	char *p;
 
 	if (extra > SIZE_MAX - b->len - 1)
-		oom();
+		xalloc_die();
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return;
@@ -70,7 +66,7 @@ void buf_reserve(struct buf *b, size_t extra)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	p = realloc(b->data, cap);
 	if (!p)
-		oom();
+		xalloc_die();
 	b->data = p;
 	b->cap = cap;
 	/* The invariant holds from the first allocation, even before any byte is added. */

@@ -1,5 +1,6 @@
 /* catalog.c - merged names and routing; see include/catalog.h. */
 #include "catalog.h"
+#include "xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -148,13 +149,11 @@ static void assign(struct catalog *c, struct cand *cs, size_t nc, size_t budget)
 	int pass;
 	size_t i;
 
-	tmp.entries = calloc(nc ? nc : 1, sizeof(*tmp.entries));
+	tmp.entries = xcalloc(nc, sizeof(*tmp.entries));
 	tmp.nslots = 16;
 	while (tmp.nslots < nc * 2 + 2)
 		tmp.nslots *= 2;
-	tmp.slots = calloc(tmp.nslots, sizeof(*tmp.slots));
-	if (!tmp.entries || !tmp.slots)
-		abort();
+	tmp.slots = xcalloc(tmp.nslots, sizeof(*tmp.slots));
 	tmp.n = 0;
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < nc; i++) {
@@ -185,13 +184,9 @@ static void assign(struct catalog *c, struct cand *cs, size_t nc, size_t budget)
 		}
 	}
 	/* Back to connector order for listing; rebuild the index for it. */
-	c->entries = calloc(tmp.n ? tmp.n : 1, sizeof(*c->entries));
-	if (!c->entries)
-		abort();
+	c->entries = xcalloc(tmp.n, sizeof(*c->entries));
 	c->nslots = tmp.nslots;
-	c->slots = calloc(c->nslots, sizeof(*c->slots));
-	if (!c->slots)
-		abort();
+	c->slots = xcalloc(c->nslots, sizeof(*c->slots));
 	for (i = 0; i < nc; i++) {
 		if (!cs[i].keep)
 			continue;
@@ -221,9 +216,7 @@ void catalog_build_from(struct catalog *c, const struct cat_source *src, size_t 
 				continue;
 			if (nc == cap) {
 				cap = cap ? cap * 2 : 64;
-				cs = realloc(cs, cap * sizeof(*cs));
-				if (!cs)
-					abort();
+				cs = xrealloc(cs, cap, sizeof(*cs));
 			}
 			cs[nc].conn = src[u].conn;
 			cs[nc].cfg = src[u].cfg;
@@ -242,11 +235,9 @@ void catalog_build_from(struct catalog *c, const struct cat_source *src, size_t 
 
 void catalog_build(struct catalog *c, struct connector *const *conns, size_t nups, const char *prefix)
 {
-	struct cat_source *src = calloc(nups ? nups : 1, sizeof(*src));
+	struct cat_source *src = xcalloc(nups, sizeof(*src));
 	size_t i;
 
-	if (!src)
-		abort();
 	for (i = 0; i < nups; i++) {
 		src[i].conn = conns[i];
 		src[i].cfg = conns[i]->cfg;

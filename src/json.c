@@ -1,5 +1,6 @@
 /* json.c - strict validation, jsmn tokens, and string escaping; see include/json.h. */
 #include "json.h"
+#include "xalloc.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -348,9 +349,7 @@ static int tok_add(struct json *j, jsmntype_t type, size_t start, size_t end, in
 
 	if ((unsigned int)j->ntok == j->cap) {
 		j->cap = j->cap ? j->cap * 2 : 64;
-		j->tok = realloc(j->tok, j->cap * sizeof(*j->tok));
-		if (!j->tok)
-			abort();
+		j->tok = xrealloc(j->tok, j->cap, sizeof(*j->tok));
 	}
 	t = &j->tok[j->ntok];
 	t->type = type;
@@ -385,9 +384,7 @@ static void key_push(struct json_scan *sc, size_t start, size_t len, int esc)
 
 	if (sc->nkeys == sc->capkeys) {
 		sc->capkeys = sc->capkeys ? sc->capkeys * 2 : 32;
-		sc->keys = realloc(sc->keys, sc->capkeys * sizeof(*sc->keys));
-		if (!sc->keys)
-			abort();
+		sc->keys = xrealloc(sc->keys, sc->capkeys, sizeof(*sc->keys));
 	}
 	k = &sc->keys[sc->nkeys++];
 	k->start = start;
@@ -415,9 +412,7 @@ static long find_repeat(struct json_scan *sc, const char *s, size_t from)
 		while (sc->nslots < 2 * n)
 			sc->nslots = sc->nslots ? sc->nslots * 2 : 64;
 		free(sc->slots);
-		sc->slots = malloc(sc->nslots * sizeof(*sc->slots));
-		if (!sc->slots)
-			abort();
+		sc->slots = xrealloc(NULL, sc->nslots, sizeof(*sc->slots));
 	}
 	mask = sc->nslots - 1;
 	memset(sc->slots, 0, sc->nslots * sizeof(*sc->slots));
@@ -772,10 +767,8 @@ static void scan_start(struct json_scan *sc, struct json *j, int maxdepth)
 
 struct json_scan *json_scan_new(struct json *j, int maxdepth)
 {
-	struct json_scan *sc = calloc(1, sizeof(*sc));
+	struct json_scan *sc = xcalloc(1, sizeof(*sc));
 
-	if (!sc)
-		abort();
 	scan_start(sc, j, maxdepth);
 	return sc;
 }
