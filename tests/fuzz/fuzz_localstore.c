@@ -36,7 +36,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	store.path = "fuzz-store";
 	store.kdf.version = VERSION;
 	store.kdf.kdf = KDF_KEYFILE;
-	store.key = secure_alloc(KEY_LEN);
+	store.key = secret_alloc(KEY_LEN);
 	memset(store.key, 0x5a, KEY_LEN);
 	sodium_mprotect_noaccess(store.key);
 	return 0;
