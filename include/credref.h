@@ -50,6 +50,8 @@
 #ifndef MCPMUX_CREDREF_H
 #define MCPMUX_CREDREF_H
 
+#include <stddef.h>
+
 #include "buf.h"
 
 enum cred_kind {
@@ -92,5 +94,10 @@ struct cred_ref *cred_ref_parse(const char *text, struct buf *err);
 struct cred_ref *cred_ref_dup(const struct cred_ref *r);
 
 void cred_ref_free(struct cred_ref *r);	/* NULL is fine */
+
+/* The one rule for a local store name (local:NAME, and every name localstore.c
+   keeps): 1 to CRED_LOCAL_NAME_MAX bytes of A-Z a-z 0-9 _ . - */
+#define CRED_LOCAL_NAME_MAX 128
+int cred_local_name_ok(const char *p, size_t n);
 
 #endif

@@ -67,7 +67,8 @@ void down_stop(struct downstream *d);
 /* Writes what is queued, waiting at most timeout_ms for the agent to read it. */
 void down_drain(struct downstream *d, long timeout_ms);
 
-/* Dispatches line[0..len) again, as if just read, with final set (the bytes are copied first). */
+/* Dispatches line[0..len) again, as if just read, with final set; line stays the caller's
+   and must stay valid and unchanged until this returns. */
 void down_redispatch(struct downstream *d, const char *line, size_t len);
 
 /* --- output: each call queues one whole message --- */

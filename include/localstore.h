@@ -74,7 +74,7 @@
 #include "config.h"
 #include "secret.h"
 
-#define LOCALSTORE_NAME_MAX	128		/* bytes in a credential name */
+#define LOCALSTORE_NAME_MAX	CRED_LOCAL_NAME_MAX	/* bytes in a credential name (credref.h) */
 #define LOCALSTORE_VALUE_MAX	16384		/* bytes in a credential value */
 #define LOCALSTORE_FILE_MAX	(16u << 20)	/* bytes in the store file */
 

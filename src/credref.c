@@ -21,16 +21,21 @@ static int valid_env_name(const char *s)
 	return 1;
 }
 
-static int valid_store_name(const char *s)
+int cred_local_name_ok(const char *p, size_t n)
 {
-	size_t n = strlen(s), i;
+	size_t i;
 
-	if (!n || n > 128)
+	if (!n || n > CRED_LOCAL_NAME_MAX)
 		return 0;
 	for (i = 0; i < n; i++)
-		if (!is_alnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+		if (!is_alnum((unsigned char)p[i]) && p[i] != '_' && p[i] != '.' && p[i] != '-')
 			return 0;
 	return 1;
+}
+
+static int valid_store_name(const char *s)
+{
+	return cred_local_name_ok(s, strlen(s));
 }
 
 /* vault:MOUNT/PATH#FIELD: a path of safe characters, no "..", and a field. */

@@ -451,10 +451,7 @@ static void handle_line(struct downstream *d, const char *line, size_t len, int 
 
 void down_redispatch(struct downstream *d, const char *line, size_t len)
 {
-	char *copy = xmemdup(line, len);
-
-	handle_line(d, copy, len, 1);
-	free(copy);
+	handle_line(d, line, len, 1);
 }
 
 void down_stop(struct downstream *d)

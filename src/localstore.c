@@ -94,22 +94,9 @@ static uint64_t get64(const unsigned char *p)
 	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-static int name_char(int c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '.' || c == '-';
-}
-
 static int name_ok(const unsigned char *p, size_t n)
 {
-	size_t i;
-
-	if (n < 1 || n > LOCALSTORE_NAME_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!name_char(p[i]))
-			return 0;
-	return 1;
+	return cred_local_name_ok((const char *)p, n);
 }
 
 int localstore_name_ok(const char *name)

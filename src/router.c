@@ -118,10 +118,8 @@ static void on_reply(struct connector *conn, const char *msg, size_t n,
 	rcall_audit(c, res < 0 || json_is_true(j, json_get(j, res, "isError")) ? "error" : "ok");
 	/* Splice: the connector's reply as it came, with the agent's id. */
 	json_span(j, json_get(j, 0, "id"), &s, &e);
-	if (n >= OUT_HOLD_MIN && connector_take_reply(conn, msg, &body) == 0)
-		down_splice(c->r->down, msg, n, s, e, c->id, c->id_len, &body);
-	else
-		down_splice(c->r->down, msg, n, s, e, c->id, c->id_len, NULL);
+	down_splice(c->r->down, msg, n, s, e, c->id, c->id_len,
+		    n >= OUT_HOLD_MIN && connector_take_reply(conn, msg, &body) == 0 ? &body : NULL);
 	rcall_free(c);
 }
 
