@@ -22,7 +22,7 @@ import { delay, waitUntil, withTimeout } from './harness.mjs';
 
 const panes = new Set();
 
-function run(file, args, { env, timeout = 5000 } = {}) {
+function run(file, args, { env, timeout = 20000 } = {}) {
   return new Promise((resolve, reject) => {
     execFile(file, args, { env, timeout, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err) {
@@ -128,7 +128,7 @@ export class TmuxPane {
    * Polls the screen until test(screen) is truthy (a RegExp or a function);
    * returns the screen. On timeout the error shows the last screen.
    */
-  async waitFor(test, { timeout = 5000, interval = 100, what } = {}) {
+  async waitFor(test, { timeout = 20000, interval = 100, what } = {}) {
     const pred = test instanceof RegExp ? (s) => test.test(s) : test;
     const deadline = Date.now() + timeout;
     let screen = '';
@@ -155,7 +155,7 @@ export class TmuxPane {
    * the exit status and the whole pane (history included), where a
    * sanitizer report would show.
    */
-  async quit({ key = 'q', timeout = 3000 } = {}) {
+  async quit({ key = 'q', timeout = 30000 } = {}) {
     await this.sendKeys(key);
     const dead = await waitUntil(() => this.dead(), { timeout, what: `the pane's process to exit after ${key}` })
       .catch(async (err) => {
@@ -290,7 +290,7 @@ start();
  * (see CLIENT_JS), as a human's `mcpmux approve` does; .pid is that process.
  */
 export class BrokerClient {
-  static async connect(sockPath, { timeout = 5000 } = {}) {
+  static async connect(sockPath, { timeout = 20000 } = {}) {
     await waitUntil(() => fs.existsSync(sockPath), { timeout, what: `the broker socket ${sockPath}` });
     const c = new BrokerClient();
     c.messages = [];
@@ -359,7 +359,7 @@ export class BrokerClient {
   }
 
   /** The first message (received or future) for which pred(msg) holds. */
-  waitFor(pred, { timeout = 5000, what = 'a broker message' } = {}) {
+  waitFor(pred, { timeout = 20000, what = 'a broker message' } = {}) {
     const found = this.messages.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
@@ -424,7 +424,7 @@ export function readAudit(file) {
 }
 
 /** Waits until the audit log has at least n lines; returns them. */
-export function waitAudit(file, n, { timeout = 3000 } = {}) {
+export function waitAudit(file, n, { timeout = 20000 } = {}) {
   return waitUntil(() => {
     const lines = readAudit(file);
     return lines.length >= n && lines;
